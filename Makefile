@@ -1,0 +1,8 @@
+# The two commands of the README. Both create or reuse .venv (torch==2.13.0 first, then deepmact[dev]).
+.PHONY: demo test env
+env:
+	@bash .ci/venv.sh
+demo: env
+	@.venv/bin/deepmact demo
+test: env
+	@bash .ci/test_notebooks.sh
