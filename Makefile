@@ -3,6 +3,6 @@
 env:
 	@bash .ci/venv.sh
 demo: env
-	@.venv/bin/deepmact demo
+	@.venv/bin/deepmact demo --out data/demo
 test: env
 	@bash .ci/test_notebooks.sh
