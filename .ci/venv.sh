@@ -17,8 +17,13 @@ if [ ! -x "$VENV/bin/python" ]; then
     # Debian's python without python3-venv: fall back to virtualenv from PyPI
     "$PYTHON" -m pip install --quiet --user virtualenv && "$PYTHON" -m virtualenv --quiet "$VENV"; }
 fi
-echo "Installing torch==2.13.0 and deepmact[dev] into $VENV (first time only) ..."
-"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
-"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check torch==2.13.0
-"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+echo "Installing torch==2.13.0, then deepmact[dev], into $VENV (first time only; log in $VENV/install.log) ..."
+pip_install() {
+  "$VENV/bin/python" -m pip install --disable-pip-version-check "$@" >> "$VENV/install.log" 2>&1 || {
+    tail -n 30 "$VENV/install.log" >&2; echo "deepmact: 'pip install $*' failed (full log: $VENV/install.log)" >&2; exit 1; }
+}
+pip_install --upgrade pip
+pip_install torch==2.13.0
+pip_install -e ".[dev]"
 touch "$stamp"
+echo "Environment ready: $VENV"
