@@ -97,7 +97,8 @@ def cut_volume(scan, size=350, overlap=50, keep=None, skip=()):
         keep = np.asarray(keep, bool)
         if keep.shape != (len(plan),):
             raise DeepMACTError(f"keep must have one entry per subvolume ({len(plan)}), got shape {keep.shape}")
-    wanted = [sv for i, sv in enumerate(plan) if (keep is None or keep[i]) and sv.id not in set(skip)]
+    skip = set(skip)
+    wanted = [sv for i, sv in enumerate(plan) if (keep is None or keep[i]) and sv.id not in skip]
     rows = {}
     for sv in wanted: rows.setdefault(sv.index[:2], []).append(sv)
     for (iz, iy), svs in rows.items():
