@@ -9,8 +9,8 @@ if [ -f "$stamp" ] && [ "$stamp" -nt setup.py ] && [ "$stamp" -nt settings.ini ]
   exit 0
 fi
 PYTHON=${PYTHON:-$(command -v python3.11 || command -v python3 || command -v python)}
-"$PYTHON" -c 'import sys; assert sys.version_info >= (3, 10), "deepmact needs Python 3.10 or newer"' || {
-  echo "deepmact: Python 3.10+ is needed (found $("$PYTHON" --version 2>&1))" >&2; exit 2; }
+"$PYTHON" -c 'import sys; assert sys.version_info >= (3, 11), "deepmact needs Python 3.11 or newer"' || {
+  echo "deepmact: Python 3.11+ is needed (found $("$PYTHON" --version 2>&1))" >&2; exit 2; }
 if [ ! -x "$VENV/bin/python" ]; then
   echo "Creating the virtual environment $VENV ..."
   "$PYTHON" -m venv "$VENV" 2>/dev/null || {
