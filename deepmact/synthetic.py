@@ -10,7 +10,7 @@ __all__ = ['DEFAULT_SHAPE', 'ORGAN_NAMES', 'ORGAN_IDS', 'ORGAN_BRIGHTNESS', 'ORG
            'camera_noise', 'light_sheet_factor', 'LazyVolume', 'SyntheticScan', 'show_projections',
            'training_subvolumes']
 
-# %% ../nbs/01_synthetic.ipynb #9a1bbefe
+# %% ../nbs/01_synthetic.ipynb #fd645790
 import numpy as np
 from .io import DeepMACTError, Scan, check_shape, check_voxel_size
 
@@ -28,14 +28,14 @@ CAMERA_GAIN = 4.0       # counts per photo-electron
 READ_NOISE = 5.0        # counts, standard deviation
 NOISE_STARTS = 1 << 22  # a scan's bank of normals holds NOISE_STARTS + width values
 
-# %% ../nbs/01_synthetic.ipynb #51c8f297
+# %% ../nbs/01_synthetic.ipynb #c46c85e4
 def _check_range(value, name, low=0.0):
     try: lo, hi = (float(v) for v in value)
     except (TypeError, ValueError): raise DeepMACTError(f"{name} must be a (min, max) pair, got {value!r}") from None
     if not (low < lo <= hi): raise DeepMACTError(f"{name} must satisfy {low} < min <= max, got {value!r}")
     return lo, hi
 
-# %% ../nbs/01_synthetic.ipynb #8ab4b9ed
+# %% ../nbs/01_synthetic.ipynb #774f4ac7
 def smooth_grid(shape, cell, rng):
     "Seeded low-resolution grid of standard-normal values covering `shape` voxels, one node every `cell` voxels (number or per axis)."
     cells = np.broadcast_to(np.asarray(cell, np.float64), (3,))
@@ -58,7 +58,7 @@ def interp_grid(grid, cell, zs, ys, xs):
     a = a[:, iy] * (1 - fy)[:, None] + a[:, iy + 1] * fy[:, None]     # coarse z only
     return a[iz] * (1 - fz)[:, None, None] + a[iz + 1] * fz[:, None, None]
 
-# %% ../nbs/01_synthetic.ipynb #74e6d72f
+# %% ../nbs/01_synthetic.ipynb #008b9fdc
 def body_profiles(shape, rng):
     "Per-y cross-section of the mouse body: centre (cz, cx) and semi-axes (rz, rx) in voxels; rz = rx = 0 outside."
     Z, Y, X = shape
@@ -104,7 +104,7 @@ def point_depth(prof, pts):
     d = _ellipse_depth(pts[:, 0], pts[:, 2], *(prof[k][yi] for k in ('cz', 'cx', 'rz', 'rx')))
     return np.minimum(d, np.minimum(pts[:, 1] - prof['y0'], prof['y1'] - pts[:, 1]))
 
-# %% ../nbs/01_synthetic.ipynb #6b62a3ed
+# %% ../nbs/01_synthetic.ipynb #1f6582e0
 def organ_layout(shape, prof, rng):
     "Organs as axis-aligned ellipsoids `(organ_id, centre (z,y,x), semi-axes (z,y,x))` in voxels, drawn in list order."
     Z, Y, X = shape
@@ -144,7 +144,7 @@ def rib_tubes(shape, prof, rng):
             ribs.append((pts.astype(np.float32), float(rng.uniform(1.1, 1.5))))
     return ribs
 
-# %% ../nbs/01_synthetic.ipynb #3a1a35f6
+# %% ../nbs/01_synthetic.ipynb #bc53aaef
 def random_tube(prof, rng, start, n_steps, radius, wiggle, step=2.0, min_depth=3.0):
     "Tortuous polyline `(k, 3)` from `start`, mostly along the body axis y; stops before leaving the body."
     direction = np.array([rng.normal(0, .3), rng.choice([-1., 1.]), rng.normal(0, .3)])
@@ -191,7 +191,7 @@ def draw_segments(coords, seg, signal=None, organs=None):
         if organs is not None and seg['organ'][i]:
             organs[sl][dist <= r] = seg['organ'][i]
 
-# %% ../nbs/01_synthetic.ipynb #0097fa86
+# %% ../nbs/01_synthetic.ipynb #fa85961a
 def random_rotation(rng):
     "Uniformly random 3x3 rotation matrix."
     q, r = np.linalg.qr(rng.standard_normal((3, 3)))
@@ -222,7 +222,7 @@ def metastasis_distance(coords, centre, lobes, roughness=None):
         best = d if best is None else np.minimum(best, d)
     return best if roughness is None else best + roughness
 
-# %% ../nbs/01_synthetic.ipynb #a08adef8
+# %% ../nbs/01_synthetic.ipynb #a7f4531d
 def _splitmix(x):
     "Vectorised splitmix64 hash of uint64 values."
     with np.errstate(over='ignore'):
@@ -239,7 +239,7 @@ def camera_noise(signal, zs, ys, xs, bank, seed, gain=CAMERA_GAIN, read_noise=RE
     normals = bank[start[:, :, None] + np.asarray(xs)[None, None, :]]
     return offset + signal + np.sqrt(gain * np.maximum(signal, 0) + read_noise ** 2) * normals
 
-# %% ../nbs/01_synthetic.ipynb #7354ce5e
+# %% ../nbs/01_synthetic.ipynb #6dacfb02
 def light_sheet_factor(profile, stripes_fine, stripes_coarse, coords):
     "Multiplicative optics on the grid `coords`: sheet from x = 0 attenuated along x, detection attenuated along z, stripes along x."
     zs, ys, xs = coords
@@ -254,7 +254,7 @@ def light_sheet_factor(profile, stripes_fine, stripes_coarse, coords):
     growth = np.minimum(path / (0.5 * profile['rx'].max()), 1)                        # shadows develop behind absorbers
     return np.exp(stripes * growth - path / (3.5 * profile['rx'].max()) - depth_z / (3.5 * profile['rz'].max()))
 
-# %% ../nbs/01_synthetic.ipynb #d571fb95
+# %% ../nbs/01_synthetic.ipynb #ee5f2ea3
 class LazyVolume(Scan):
     "A `Scan` that renders one of a `SyntheticScan`'s volumes ('image', 'labels' or 'organs') on demand."
     def __init__(self, scan, kind, dtype):
@@ -264,7 +264,7 @@ class LazyVolume(Scan):
         return self.scan._render_coords([np.arange(s.start, s.stop, s.step) for s in (z, y, x)], self.kind)
     def __repr__(self): return f"{type(self).__name__}({self.kind}, shape={self.shape}, dtype={self.dtype.name})"
 
-# %% ../nbs/01_synthetic.ipynb #d12de4da
+# %% ../nbs/01_synthetic.ipynb #44238363
 SKIN_THICKNESS = 2.0      # voxels
 CHUNK_VOXELS = 1 << 20    # voxels rendered at once: bounds the temporary memory of a render
 ORGAN_METASTASIS_WEIGHT = {1: 1., 3: 1.5, 4: .7, 5: 3., 6: .3, 7: 2.5, 8: 1.5, 9: 1., 10: .7}
@@ -454,7 +454,7 @@ class SyntheticScan(LazyVolume):
         "Whole scan in memory as a dict of `image`, `labels`, `organs` (for small scans)."
         return dict(image=self[...], labels=self.labels[...], organs=self.organs[...])
 
-# %% ../nbs/01_synthetic.ipynb #be688092
+# %% ../nbs/01_synthetic.ipynb #e5b32688
 def show_projections(image, truth, vmax=None, figsize=(12, 4), dpi=72):
     "Maximum projections along z, y and x of `image` (z, y, x) with the metastases of `truth` circled."
     import matplotlib.pyplot as plt
@@ -468,7 +468,7 @@ def show_projections(image, truth, vmax=None, figsize=(12, 4), dpi=72):
     fig.tight_layout()
     return fig
 
-# %% ../nbs/01_synthetic.ipynb #a90b8147
+# %% ../nbs/01_synthetic.ipynb #b9851f3b
 def _cube_at(centre, size, shape):
     "Box of edge `size` around `centre`, shifted to lie inside `shape`."
     lo = np.clip(np.round(centre).astype(int) - size // 2, 0, np.array(shape) - size)
