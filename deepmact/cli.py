@@ -6,7 +6,6 @@
 from __future__ import annotations
 import argparse, csv, json, math, sys, time, shutil, tempfile
 from pathlib import Path
-import numpy as np
 from .io import DeepMACTError, open_scan, write_tiff_planes, atomic_path
 from .prep import (plan_subvolumes, grid_shape, foreground_subvolumes, save_subvolumes, export_projections,
                            write_plan, show_plan, measure_cut)
@@ -128,6 +127,9 @@ def main(argv=None) -> int:
         elif args.command == 'demo': prepare_demo(args.out, args.seed)
         elif args.command == 'bench': bench_cut(args.gb, args.out)
     except DeepMACTError as e:
+        print(f"deepmact: error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # a disk full, a folder without write permission: the system's message names the path
         print(f"deepmact: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

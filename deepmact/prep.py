@@ -4,8 +4,8 @@
 
 # %% ../nbs/02_prep.ipynb #2518e6f6
 from __future__ import annotations
-import csv, math, os, json
-from dataclasses import dataclass, asdict
+import csv, math, json
+from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
 import tifffile
@@ -55,7 +55,7 @@ def overview(scan, step=8, slab=64) -> np.ndarray:
     "Every `step`-th voxel of a scan-like source along each axis, read in z-slabs."
     scan = open_scan(scan)
     if int(step) < 1: raise DeepMACTError(f"step must be a positive whole number, got {step}")
-    step, zs = int(step), range(0, scan.shape[0], int(step))
+    step = int(step)
     chunk = max(1, slab // step) * step
     return np.concatenate([scan[z0:min(z0 + chunk, scan.shape[0]):step, ::step, ::step]
                            for z0 in range(0, scan.shape[0], chunk)])

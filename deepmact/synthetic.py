@@ -12,7 +12,7 @@ __all__ = ['DEFAULT_SHAPE', 'ORGAN_NAMES', 'ORGAN_IDS', 'ORGAN_BRIGHTNESS', 'ORG
 
 # %% ../nbs/01_synthetic.ipynb #fd645790
 import numpy as np
-from .io import DeepMACTError, Scan, check_shape, check_voxel_size
+from .io import DeepMACTError, Scan, check_shape
 
 DEFAULT_SHAPE = (256, 768, 384)  # (z, y, x) voxels: 2.56 x 7.68 x 3.84 mm at 10 um, about 75 M voxels (151 MB as uint16)
 
