@@ -7,8 +7,8 @@ from __future__ import annotations
 import argparse, csv, json, math, sys, time, shutil, tempfile
 from pathlib import Path
 from .io import DeepMACTError, open_scan, write_tiff_planes, atomic_path
-from .prep import (plan_subvolumes, grid_shape, foreground_subvolumes, save_subvolumes, export_projections,
-                           write_plan, show_plan, measure_cut)
+from .prep import (plan_with_tissue, grid_shape, save_subvolumes, export_projections, write_plan, show_plan,
+                           measure_cut)
 
 # %% auto #0
 __all__ = ['print_plan', 'write_truth_csv', 'prepare_demo', 'bench_cut', 'main', 'run']
@@ -17,8 +17,7 @@ __all__ = ['print_plan', 'write_truth_csv', 'prepare_demo', 'bench_cut', 'main',
 def print_plan(scan, size=350, overlap=50, out=None, figure=None, limit=20):
     "Print the subvolume plan of `scan` (first `limit` rows); write `plan.csv`/a figure when asked. Returns (plan, keep)."
     scan = open_scan(scan)
-    plan = plan_subvolumes(scan.shape, size, overlap)
-    keep = foreground_subvolumes(scan, plan)
+    plan, keep = plan_with_tissue(scan, size, overlap)
     vs = 'unknown' if scan.voxel_size is None else ' x '.join(f'{v:g}' for v in scan.voxel_size) + ' um'
     print(f"scan: {scan.path or 'array'} ({scan.kind})\n  shape (z, y, x) {scan.shape}, {scan.dtype}, "
           f"{scan.nbytes / 1e9:.2f} GB, voxel size {vs}")
@@ -66,6 +65,7 @@ def bench_cut(gb=4.0, out=None, keep_scan=False, seed=1, size=350, overlap=50) -
     from deepmact.synthetic import SyntheticScan
     if not gb > 0: raise DeepMACTError(f"--gb must be positive, got {gb}")
     work = Path(out) if out else Path(tempfile.mkdtemp(prefix='deepmact-bench-'))
+    own_work = out is None
     nz = max(1, math.ceil(gb * 1e9 / (1024 * 1024 * 2)))   # at least `gb` GB of voxel data
     try:
         t0 = time.perf_counter()
@@ -73,7 +73,7 @@ def bench_cut(gb=4.0, out=None, keep_scan=False, seed=1, size=350, overlap=50) -
         t_write = time.perf_counter() - t0
         r = measure_cut(scan, size, overlap)
     finally:
-        if not keep_scan: shutil.rmtree(work/'scan', ignore_errors=True)
+        if not keep_scan: shutil.rmtree(work if own_work else work/'scan', ignore_errors=True)
     r['write_s'] = t_write
     print(f"cut benchmark: {r['scan_bytes'] / 1e9:.2f} GB scan {tuple(r['shape'])} as TIFF planes "
           f"(rendered and written in {t_write:.0f} s)\n"

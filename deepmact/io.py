@@ -357,8 +357,9 @@ def atomic_path(target, overwrite=True):
 
 def iter_slabs(scan, slab=64):
     "Yield `(z0, array)` for consecutive z-slabs of at most `slab` planes of a scan-like source."
-    if int(slab) < 1: raise DeepMACTError(f"slab must be a positive number of planes, got {slab}")
-    for z0 in range(0, scan.shape[0], int(slab)): yield z0, np.asarray(scan[z0:z0 + int(slab)])
+    if not isinstance(slab, (int, np.integer)) or slab < 1:
+        raise DeepMACTError(f"slab must be a positive whole number of planes, got {slab!r}")
+    for z0 in range(0, scan.shape[0], slab): yield z0, np.asarray(scan[z0:z0 + slab])
 
 # %% ../nbs/00_io.ipynb #0fb77d0a
 def _voxel_size_of(scan, voxel_size):

@@ -4,7 +4,7 @@
 
 # %% ../nbs/02_prep.ipynb #2518e6f6
 from __future__ import annotations
-import csv, math, json
+import csv, math, json, re
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
@@ -14,8 +14,8 @@ from .io import DeepMACTError, open_scan, write_nifti, atomic_path, check_shape
 
 # %% auto #0
 __all__ = ['PLAN_FIELDS', 'VIEWS', 'Subvolume', 'grid_shape', 'plan_subvolumes', 'overview', 'tissue_mask',
-           'foreground_subvolumes', 'read_subvolume', 'cut_volume', 'write_plan', 'read_plan', 'subvolume_name',
-           'save_subvolumes', 'max_projections', 'save_triplet', 'load_triplet', 'export_projections',
+           'foreground_subvolumes', 'read_subvolume', 'cut_volume', 'write_plan', 'read_plan', 'plan_with_tissue',
+           'subvolume_name', 'save_subvolumes', 'max_projections', 'save_triplet', 'load_triplet', 'export_projections',
            'load_projections', 'show_plan', 'peak_rss_mb', 'measure_cut']
 
 # %% ../nbs/02_prep.ipynb #a0a01484
@@ -67,8 +67,7 @@ def tissue_mask(small: np.ndarray, threshold=None) -> tuple[np.ndarray, float]:
     if threshold is None:
         logs = np.log1p(np.clip(small, 0, None))
         threshold = float(np.expm1(threshold_otsu(logs))) if logs.max() > logs.min() else float(small.max()) + 1
-    mask = ndi.binary_opening(small > threshold, structure=np.ones((2, 2, 2), bool)) if small.ndim == 3 else small > threshold
-    return mask, float(threshold)
+    return ndi.binary_opening(small > threshold, structure=np.ones((2, 2, 2), bool)), float(threshold)
 
 def foreground_subvolumes(scan, plan, step=8, threshold=None, min_fraction=0.001) -> np.ndarray:
     "Boolean per subvolume of `plan`: does it hold at least `min_fraction` tissue in the overview?"
@@ -81,13 +80,16 @@ def foreground_subvolumes(scan, plan, step=8, threshold=None, min_fraction=0.001
     return keep
 
 # %% ../nbs/02_prep.ipynb #50e52345
+def _padded(part, size, dtype) -> np.ndarray:
+    "`part` of a cube in the corner of a (size, size, size) array of zeros: the padding at the scan border."
+    out = np.zeros((size,) * 3, dtype)
+    out[:part.shape[0], :part.shape[1], :part.shape[2]] = part
+    return out
+
 def read_subvolume(scan, sv: Subvolume) -> np.ndarray:
     "One subvolume as a (size, size, size) array, zero-padded where it reaches past the scan."
     scan = open_scan(scan)
-    box = sv.box(scan.shape)
-    out = np.zeros((sv.size,) * 3, scan.dtype)
-    out[tuple(slice(0, b.stop - b.start) for b in box)] = scan[box]
-    return out
+    return _padded(scan[sv.box(scan.shape)], sv.size, scan.dtype)
 
 def cut_volume(scan, size=350, overlap=50, keep=None, skip=()):
     "Yield `(Subvolume, array)` for each subvolume in plan order, streaming band by band through `scan`."
@@ -104,12 +106,8 @@ def cut_volume(scan, size=350, overlap=50, keep=None, skip=()):
     for (iz, iy), svs in rows.items():
         z0, y0 = svs[0].offset[:2]
         band = scan[z0:z0 + size, y0:y0 + size, :]
-        for sv in svs:
-            out = np.zeros((size,) * 3, scan.dtype)
-            part = band[:, :, sv.offset[2]:sv.offset[2] + size]
-            out[:part.shape[0], :part.shape[1], :part.shape[2]] = part
-            yield sv, out
-        del band
+        for sv in svs: yield sv, _padded(band[:, :, sv.offset[2]:sv.offset[2] + size], size, scan.dtype)
+        del band  # no view of it may survive: the next band is read while this one would still be held
 
 # %% ../nbs/02_prep.ipynb #ced42072
 PLAN_FIELDS = ['id', 'iz', 'iy', 'ix', 'z', 'y', 'x', 'size', 'foreground']
@@ -129,17 +127,25 @@ def read_plan(path) -> tuple[list[Subvolume], np.ndarray]:
     with open(path, newline='') as f: rows = list(csv.DictReader(f))
     if not rows or set(PLAN_FIELDS) - set(rows[0]):
         raise DeepMACTError(f"{path} is not a subvolume plan: expected the columns {', '.join(PLAN_FIELDS)}")
-    plan = [Subvolume(int(r['id']), tuple(int(r[k]) for k in 'iz iy ix'.split()), tuple(int(r[k]) for k in 'zyx'),
-                      int(r['size'])) for r in rows]
+    try:
+        plan = [Subvolume(int(r['id']), tuple(int(r[k]) for k in 'iz iy ix'.split()), tuple(int(r[k]) for k in 'zyx'),
+                          int(r['size'])) for r in rows]
+    except (TypeError, ValueError) as e:
+        raise DeepMACTError(f"{path} is not a valid subvolume plan: every value must be a whole number ({e})") from e
     return plan, np.array([r['foreground'] == '1' for r in rows])
+
+def plan_with_tissue(scan, size=350, overlap=50, only_tissue=True) -> tuple[list[Subvolume], np.ndarray]:
+    "The plan of `scan` and, per subvolume, whether to process it: the tissue test, or every one if not `only_tissue`."
+    scan = open_scan(scan)
+    plan = plan_subvolumes(scan.shape, size, overlap)
+    return plan, (foreground_subvolumes(scan, plan) if only_tissue else np.ones(len(plan), bool))
 
 def subvolume_name(sv: Subvolume) -> str: return f'subvolume_{sv.id:05d}'
 
 def save_subvolumes(scan, out_dir, size=350, overlap=50, only_tissue=True, compress=False, progress=False) -> Path:
     "Cut `scan` and save each (tissue) subvolume as NIfTI in `out_dir` with `plan.csv`; resumes an interrupted run."
     scan, out_dir = open_scan(scan), Path(out_dir)
-    plan = plan_subvolumes(scan.shape, size, overlap)
-    keep = foreground_subvolumes(scan, plan) if only_tissue else np.ones(len(plan), bool)
+    plan, keep = plan_with_tissue(scan, size, overlap, only_tissue)
     out_dir.mkdir(parents=True, exist_ok=True)
     write_plan(out_dir/'plan.csv', plan, keep)
     ext = '.nii.gz' if compress else '.nii'
@@ -181,18 +187,19 @@ def load_triplet(path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 # %% ../nbs/02_prep.ipynb #35671225
 def export_projections(scan, out_dir, labels=None, size=350, overlap=50, only_tissue=True) -> Path:
-    "Save the MIP triplets of every (tissue) subvolume of `scan`, and of its `labels` when given, to `out_dir`."
+    "Save the MIP triplets of every (tissue) subvolume of `scan`, and of its `labels` when given; resumes."
     scan, out_dir = open_scan(scan), Path(out_dir)
     if labels is not None:
         labels = open_scan(labels)
         if labels.shape != scan.shape:
             raise DeepMACTError(f"labels have shape {labels.shape} but the scan has {scan.shape}; they must be voxel-aligned")
-    plan = plan_subvolumes(scan.shape, size, overlap)
-    keep = foreground_subvolumes(scan, plan) if only_tissue else np.ones(len(plan), bool)
+    plan, keep = plan_with_tissue(scan, size, overlap, only_tissue)
     out_dir.mkdir(parents=True, exist_ok=True)
     write_plan(out_dir/'plan.csv', plan, keep)
-    label_iter = cut_volume(labels, size, overlap, keep=keep) if labels is not None else None
-    for sv, a in cut_volume(scan, size, overlap, keep=keep):
+    suffixes = ('_image.tif', '_label.tif') if labels is not None else ('_image.tif',)
+    done = {sv.id for sv in plan if all((out_dir/(subvolume_name(sv) + s)).exists() for s in suffixes)}
+    label_iter = cut_volume(labels, size, overlap, keep=keep, skip=done) if labels is not None else None
+    for sv, a in cut_volume(scan, size, overlap, keep=keep, skip=done):
         save_triplet(out_dir/f'{subvolume_name(sv)}_image.tif', max_projections(a))
         if label_iter is not None:
             _, lab = next(label_iter)
@@ -202,8 +209,8 @@ def export_projections(scan, out_dir, labels=None, size=350, overlap=50, only_ti
 def load_projections(folder) -> list[tuple]:
     "`(subvolume id, image triplet, label triplet or None)` for each `*_image.tif` in `folder`, by id."
     folder = Path(folder)
-    images = sorted(folder.glob('subvolume_*_image.tif'))
-    if not images: raise DeepMACTError(f"{folder} holds no projection triplets (subvolume_*_image.tif)")
+    images = sorted(p for p in folder.glob('subvolume_*_image.tif') if re.fullmatch(r'subvolume_\d+_image\.tif', p.name))
+    if not images: raise DeepMACTError(f"{folder} holds no projection triplets (subvolume_<id>_image.tif)")
     out = []
     for p in images:
         lab = p.with_name(p.name.replace('_image.tif', '_label.tif'))
@@ -217,7 +224,7 @@ def show_plan(scan, size=350, overlap=50, step=4, keep=None, figsize=(11, 4)):
     from matplotlib.patches import Rectangle
     scan = open_scan(scan)
     plan, small = plan_subvolumes(scan.shape, size, overlap), overview(scan, step)
-    keep = foreground_subvolumes(scan, plan, step) if keep is None else np.asarray(keep, bool)
+    keep = foreground_subvolumes(scan, plan) if keep is None else np.asarray(keep, bool)  # as cutting decides
     fig, axes = plt.subplots(1, 2, figsize=figsize, gridspec_kw={'width_ratios': [scan.shape[2], scan.shape[2]]})
     for ax, proj_axis, (a, b), title in [(axes[0], 0, (1, 2), 'top view (y, x)'), (axes[1], 1, (0, 2), 'side view (z, x)')]:
         img = small.mean(axis=proj_axis, dtype=np.float32)
@@ -252,8 +259,7 @@ def _cut_worker(path, size, overlap):
     base = peak_rss_mb()
     t0 = time.perf_counter()
     scan = open_scan(path)
-    plan = plan_subvolumes(scan.shape, size, overlap)
-    keep = foreground_subvolumes(scan, plan)
+    plan, keep = plan_with_tissue(scan, size, overlap)
     t1, n = time.perf_counter(), 0
     for sv, a in cut_volume(scan, size, overlap, keep=keep):
         max_projections(a); n += 1
