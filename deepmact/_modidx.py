@@ -142,4 +142,12 @@ d = { 'settings': { 'branch': 'main',
                                     'deepmact.synthetic.smooth_grid': ('synthetic.html#smooth_grid', 'deepmact/synthetic.py'),
                                     'deepmact.synthetic.training_subvolumes': ( 'synthetic.html#training_subvolumes',
                                                                                 'deepmact/synthetic.py'),
-                                    'deepmact.synthetic.tube_segments': ('synthetic.html#tube_segments', 'deepmact/synthetic.py')}}}
+                                    'deepmact.synthetic.tube_segments': ('synthetic.html#tube_segments', 'deepmact/synthetic.py')},
+            'deepmact.unet': { 'deepmact.unet.UNet': ('unet.html#unet', 'deepmact/unet.py'),
+                               'deepmact.unet.UNet.__init__': ('unet.html#unet.__init__', 'deepmact/unet.py'),
+                               'deepmact.unet.UNet.forward': ('unet.html#unet.forward', 'deepmact/unet.py'),
+                               'deepmact.unet.build_unet': ('unet.html#build_unet', 'deepmact/unet.py'),
+                               'deepmact.unet.conv_block': ('unet.html#conv_block', 'deepmact/unet.py'),
+                               'deepmact.unet.count_parameters': ('unet.html#count_parameters', 'deepmact/unet.py'),
+                               'deepmact.unet.load_model': ('unet.html#load_model', 'deepmact/unet.py'),
+                               'deepmact.unet.save_model': ('unet.html#save_model', 'deepmact/unet.py')}}}

@@ -4,11 +4,11 @@
 
 # %% auto #0
 __all__ = ['DEFAULT_SHAPE', 'ORGAN_NAMES', 'ORGAN_IDS', 'ORGAN_BRIGHTNESS', 'ORGAN_TEXTURE', 'CAMERA_OFFSET', 'CAMERA_GAIN',
-           'READ_NOISE', 'NOISE_STARTS', 'SKIN_THICKNESS', 'CHUNK_VOXELS', 'ORGAN_METASTASIS_WEIGHT', 'smooth_grid',
-           'interp_grid', 'body_profiles', 'body_depth', 'point_depth', 'organ_layout', 'rib_tubes', 'random_tube',
-           'tube_segments', 'draw_segments', 'random_rotation', 'metastasis_lobes', 'metastasis_distance',
-           'camera_noise', 'light_sheet_factor', 'LazyVolume', 'SyntheticScan', 'show_projections',
-           'training_subvolumes']
+           'READ_NOISE', 'NOISE_STARTS', 'SKIN_THICKNESS', 'CHUNK_VOXELS', 'BODY_MEAN', 'ORGAN_METASTASIS_WEIGHT',
+           'smooth_grid', 'interp_grid', 'body_profiles', 'body_depth', 'point_depth', 'organ_layout', 'rib_tubes',
+           'random_tube', 'tube_segments', 'draw_segments', 'random_rotation', 'metastasis_lobes',
+           'metastasis_distance', 'camera_noise', 'light_sheet_factor', 'LazyVolume', 'SyntheticScan',
+           'show_projections', 'training_subvolumes']
 
 # %% ../nbs/01_synthetic.ipynb #fd645790
 import numpy as np
@@ -267,18 +267,22 @@ class LazyVolume(Scan):
 # %% ../nbs/01_synthetic.ipynb #44238363
 SKIN_THICKNESS = 2.0      # voxels
 CHUNK_VOXELS = 1 << 20    # voxels rendered at once: bounds the temporary memory of a render
+BODY_MEAN = float(ORGAN_BRIGHTNESS[1:].mean())   # counts: what every tissue tends to when tissue_contrast -> 0
 ORGAN_METASTASIS_WEIGHT = {1: 1., 3: 1.5, 4: .7, 5: 3., 6: .3, 7: 2.5, 8: 1.5, 9: 1., 10: .7}
 
 class SyntheticScan(LazyVolume):
     "Lazy, seeded whole-body-like light-sheet scan (z, y, x) with metastases; `scan[box]` renders uint16 counts."
     def __init__(self, shape=DEFAULT_SHAPE, seed=0, voxel_size=(10., 10., 10.), n_metastases=None,
-                 radius_range=(1.5, 8.), contrast_range=(1.3, 6.), touching_fraction=0.15, n_vessels=None, noise=True):
+                 radius_range=(1.5, 8.), contrast_range=(2., 8.), touching_fraction=0.15, n_vessels=None, noise=True,
+                 tissue_contrast=0.3):
         shape = check_shape(shape)
         if min(shape) < 16: raise DeepMACTError(f"shape: every axis needs at least 16 voxels, got {shape}")
         if not isinstance(seed, (int, np.integer)) or seed < 0: raise DeepMACTError(f"seed must be an int >= 0, got {seed!r}")
         self.radius_range = _check_range(radius_range, 'radius_range')
         self.contrast_range = _check_range(contrast_range, 'contrast_range', low=1.0)
         if not 0 <= touching_fraction <= 1: raise DeepMACTError(f"touching_fraction must be in [0, 1], got {touching_fraction!r}")
+        if not 0 <= tissue_contrast <= 1: raise DeepMACTError(f"tissue_contrast must be in [0, 1], got {tissue_contrast!r}")
+        self.tissue_contrast = float(tissue_contrast)
         scale = np.prod(shape) / np.prod(DEFAULT_SHAPE)
         n_metastases = max(1, round(60 * scale)) if n_metastases is None else n_metastases
         n_vessels = max(2, round(40 * scale ** (2 / 3))) if n_vessels is None else n_vessels
@@ -441,7 +445,9 @@ class SyntheticScan(LazyVolume):
         organs = self._organ_chunk(coords, depth, tex_coarse)
         if kind == 'organs': return organs
         tex = 0.6 * tex_coarse + 0.4 * interp_grid(self.tex_fine, 4, *coords)
-        image = ORGAN_BRIGHTNESS[organs] * np.maximum(1 + ORGAN_TEXTURE[organs] * tex, 0.2)
+        k = self.tissue_contrast       # organs differ by k of their autofluorescence contrast, texture by sqrt(k)
+        bright = np.where(np.arange(len(ORGAN_BRIGHTNESS)) > 0, BODY_MEAN + k * (ORGAN_BRIGHTNESS - BODY_MEAN), ORGAN_BRIGHTNESS)
+        image = bright.astype(np.float32)[organs] * np.maximum(1 + np.sqrt(k) * ORGAN_TEXTURE[organs] * tex, 0.2)
         signal = np.zeros_like(image)
         draw_segments(coords, self.segments, signal=signal)
         self._draw_metastases(coords, signal=signal)
