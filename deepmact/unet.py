@@ -92,6 +92,8 @@ DEFAULT_WEIGHTS = 'deepmact2d.pt'
 def save_model(model, path, overwrite=True, **meta):
     "Save `model`'s configuration, weights and `meta` (JSON-able) to `path`, atomically; `meta` also goes to a .json beside it."
     path = Path(path)
+    # plain JSON types only (numpy scalars, versions, paths converted), so weights_only loading accepts the file
+    meta = json.loads(json.dumps(meta, default=lambda o: o.item() if hasattr(o, 'item') else str(o)))
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     with atomic_path(path, overwrite=overwrite) as tmp:
         torch.save(dict(format='deepmact-unet-1', config=model.config, state_dict=state, meta=meta), tmp)
@@ -104,7 +106,8 @@ def load_model(path=None, device='cpu'):
     path = WEIGHTS_DIR / DEFAULT_WEIGHTS if path is None else Path(path)
     if not path.is_file(): raise DeepMACTError(f"weights: {path} does not exist")
     try: blob = torch.load(path, map_location=device, weights_only=True)
-    except Exception as e: raise DeepMACTError(f"weights: {path} is not a model file ({type(e).__name__}: {e})") from None
+    except Exception as e:   # torch's own message is long and suggests unsafe loading: name the error only
+        raise DeepMACTError(f"weights: {path} is not a model file (PyTorch cannot read it: {type(e).__name__})") from None
     if not isinstance(blob, dict) or blob.get('format') != 'deepmact-unet-1':
         raise DeepMACTError(f"weights: {path} is not a deepmact model file (no 'deepmact-unet-1' format tag)")
     model = UNet(**blob['config'])
