@@ -89,7 +89,7 @@ def run_demo(out='deepmact-demo', seed=0, size=350, overlap=50, progress=True):
 def bench_cut(gb=4.0, out=None, keep_scan=False, seed=1, size=350, overlap=50) -> dict:
     "Write a synthetic scan of about `gb` GB (1024 x 1024 planes) and measure cutting it; prints and returns the report."
     from deepmact.synthetic import SyntheticScan
-    if not gb > 0: raise DeepMACTError(f"--gb must be positive, got {gb}")
+    if not gb > 0: raise DeepMACTError(f"--memory must be positive, got {gb}")
     work = Path(out) if out else Path(tempfile.mkdtemp(prefix='deepmact-bench-'))
     own_work = out is None
     nz = max(1, math.ceil(gb * 1e9 / (1024 * 1024 * 2)))   # at least `gb` GB of voxel data
@@ -125,6 +125,7 @@ def bench_detect(shape=BENCH_SHAPE, seed=1, out=None, with_3d=True, size=350, ov
         t0 = time.perf_counter()
         for _ in iter_slabs(scan, 64): pass
         t_read = time.perf_counter() - t0
+        for d in ('detect', 'detect3d'): shutil.rmtree(work/d, ignore_errors=True)     # time a fresh run, never a resumed one
         res = detect_scan(scan, work/'detect', size=size, overlap=overlap, progress=False)
         s = score_detections(res['records'], syn.labels, truth_ids)
         t = res['timings']
