@@ -6,7 +6,7 @@
 from __future__ import annotations
 import copy, json, os
 # Detection runs a reader thread beside the network on two cores; OpenMP threads that busy-wait after each layer
-# would take the reader's core (measured: network 0.58 s per triplet instead of 0.30). Set before torch loads OpenMP.
+# would take the reader's core (compare the network stage of `deepmact bench`). Set before torch loads OpenMP.
 os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
 import deepmact
 from pathlib import Path
