@@ -133,8 +133,8 @@ def bench_detect(shape=BENCH_SHAPE, seed=1, out=None, with_3d=True, size=350, ov
         print(f"  {'stage':34s} {'seconds':>8s} {'M voxels/s':>11s}")
         print(f"  {'read the whole scan (floor)':34s} {t_read:8.2f} {mv(t_read):11.1f}")
         for k, name in [('read', 'read subvolumes (reader thread)'), ('project', 'projections (reader thread)'),
-                        ('network', 'network (2D U-Net, 3 views)'), ('backproject', 'back-projection and labelling'),
-                        ('records', 'records and parts'), ('write', 'outputs'), ('total', 'end to end')]:
+                        ('network', 'network (2D U-Net, 3 views)'), ('backproject', 'segment (worker thread)'),
+                        ('records', 'records and parts (worker thread)'), ('write', 'outputs'), ('total', 'end to end')]:
             print(f"  {name:34s} {t[k]:8.2f} {mv(t[k]):11.1f}")
         print(f"  end-to-end / read: {t['total'] / t_read:.1f}x the time of reading the scan; "
               f"{res['n_processed']} of {res['n_subvolumes']} subvolumes hold tissue")
@@ -197,6 +197,10 @@ def _parser():
     q.add_argument('--out', required=True, help='output folder (a second run into it resumes)')
     q.add_argument('--threshold', type=float, default=0.5, help='probability threshold (default 0.5; lower is more sensitive)')
     q.add_argument('--mode', choices=MODES, default='multiply', help='how the three views combine (default multiply)')
+    q.add_argument('--min-contrast', type=float, default=1.4,
+                   help='keep a detection only if its median intensity is this many times its surroundings (default 1.4; 0: off)')
+    q.add_argument('--no-two-views', action='store_true',
+                   help='do not look for metastases two views see and the third cannot (the published predict_3D)')
     q.add_argument('--weights', help='model file (default: the weights shipped with deepmact)')
     q.add_argument('--all', action='store_true', help='process subvolumes without tissue too')
     q = sub.add_parser('train', help='train a network: on synthetic scans, or fine-tune on your labelled data')
@@ -236,7 +240,8 @@ def main(argv=None) -> int:
                 print(f"subvolumes in {out} (plan in {out/'plan.csv'})")
         elif args.command == 'detect':
             scan = open_scan(args.scan, args.voxel_size)
-            res = detect_scan(scan, args.out, args.weights, mode=args.mode, threshold=args.threshold, size=args.size,
+            res = detect_scan(scan, args.out, args.weights, mode=args.mode, threshold=args.threshold,
+                              two_views=not args.no_two_views, min_contrast=args.min_contrast or None, size=args.size,
                               overlap=args.overlap, only_tissue=not args.all)
             print_detection(res, args.out)
         elif args.command == 'train': run_train(args)

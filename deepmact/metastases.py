@@ -38,16 +38,16 @@ def intensity_features(image, points, detected=None, center=None, max_diameter=0
     center = pts.mean(0) if center is None else np.asarray(center)
     half = int(math.ceil(max(max_diameter, min_half)))
     lo = np.maximum(np.floor(center).astype(int) - half, 0); hi = np.minimum(np.floor(center).astype(int) + half + 1, image.shape)
-    box = image[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]].astype(np.float64)
+    box = image[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]].astype(np.float32)     # exact for 16-bit data; sums in float64 below
     mask = np.zeros(box.shape, bool) if detected is None else np.asarray(detected[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]], bool).copy()
     inside = np.all((pts >= lo) & (pts < hi), 1)
     mask[tuple((pts[inside] - lo).T)] = True
-    fg, bg = image[tuple(pts.T)].astype(np.float64), box[~mask]
+    fg, bg = image[tuple(pts.T)].astype(np.float32), box[~mask]
     if len(bg) == 0: bg = np.array([np.nan])
-    bg_mean, bg_std = float(bg.mean()), float(bg.std())
-    return dict(contrast=float(fg.mean() / bg_mean) if bg_mean > 0 else math.inf,
-                sd_above_bg=float((fg.mean() - bg_mean) / bg_std) if bg_std > 0 else math.inf,
-                fg_mean=float(fg.mean()), fg_min=float(fg.min()), fg_median=float(np.median(fg)), fg_max=float(fg.max()),
+    bg_mean, bg_std, fg_mean = float(bg.mean(dtype=np.float64)), float(bg.std(dtype=np.float64)), float(fg.mean(dtype=np.float64))
+    return dict(contrast=fg_mean / bg_mean if bg_mean > 0 else math.inf,
+                sd_above_bg=(fg_mean - bg_mean) / bg_std if bg_std > 0 else math.inf,
+                fg_mean=fg_mean, fg_min=float(fg.min()), fg_median=float(np.median(fg)), fg_max=float(fg.max()),
                 bg_mean=bg_mean, bg_std=bg_std, bg_min=float(bg.min()), bg_median=float(np.median(bg)), bg_max=float(bg.max()))
 
 # %% ../nbs/06_metastases.ipynb #69024e0f

@@ -17,9 +17,10 @@ from .train import normalize_projection
 from .metastases import metastasis_record, keeps, deduplicate, global_points
 
 # %% auto #0
-__all__ = ['MODES', 'CSV_FIELDS', 'back_project', 'components', 'predict_maps', 'predict_3d', 'predict_volume',
-           'label_probability', 'detect_scan', 'write_labels', 'write_outputs', 'overview_step', 'pooled_origins',
-           'pooled_projections', 'show_detections', 'score_detections']
+__all__ = ['MODES', 'CSV_FIELDS', 'back_project', 'components', 'predict_maps', 'local_contrast', 'contrast_checked',
+           'two_view_candidates', 'segment', 'predict_3d', 'predict_volume', 'label_probability', 'detect_scan',
+           'write_labels', 'write_outputs', 'overview_step', 'pooled_origins', 'pooled_projections', 'show_detections',
+           'score_detections']
 
 # %% ../nbs/07_predict.ipynb #3b0b5ffa
 MODES = ('multiply', 'average', 'voting')
@@ -97,6 +98,84 @@ def predict_maps(model, triplet):
         else: out = [torch.sigmoid(model(x)).numpy()[0, 0] for x in xs]
     return tuple(np.ascontiguousarray(o, np.float32) for o in out)
 
+
+# %% ../nbs/07_predict.ipynb #9ffa8b2c
+def local_contrast(volume, points, exclude=None, half=12):
+    "Median of `volume` at `points` over the median of the box +-`half` voxels (at least the points' extent + 6) around them, without `exclude` and the points."
+    pts = np.asarray(points, int).reshape(-1, 3)
+    lo_p, hi_p = pts.min(0), pts.max(0)
+    half = max(half, int((hi_p - lo_p).max()) // 2 + 6)
+    c = (lo_p + hi_p) // 2
+    lo, hi = np.maximum(c - half, 0), np.minimum(c + half + 1, volume.shape)
+    box = np.asarray(volume[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]], np.float32)
+    mask = np.zeros(box.shape, bool) if exclude is None else np.array(exclude[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]], bool)
+    inside = np.all((pts >= lo) & (pts < hi), 1)
+    mask[tuple((pts[inside] - lo).T)] = True
+    bg = box[~mask]
+    fg = float(np.median(np.asarray(volume)[tuple(pts.T)].astype(np.float32))) if pts.size else 0.0
+    if bg.size == 0: return math.inf
+    b = float(np.median(bg))
+    return fg / b if b > 0 else (math.inf if fg > 0 else 1.0)
+
+def contrast_checked(comps, volume, min_contrast=1.3, detected=None):
+    "The components whose `local_contrast` in `volume` is at least `min_contrast` (all of them when it is None or 0)."
+    if not min_contrast: return comps
+    if detected is None:
+        detected = np.zeros(np.shape(volume), bool)
+        for pts, _ in comps: detected[tuple(pts.T)] = True
+    return [c for c in comps if local_contrast(volume, c[0], detected) >= min_contrast]
+
+# For the hidden view h: the other two maps with their shared axis first, as (shared, u) and (shared, v), and how
+# (shared, u, v) map back to (z, y, x).
+_PAIRS = {0: ((1, False), (2, False), (0, 2, 1)),      # py (z, x), px (z, y)
+          1: ((0, False), (2, True), (2, 0, 1)),       # pz (y, x), px^T (y, z)
+          2: ((0, True), (1, True), (2, 1, 0))}        # pz^T (x, y), py^T (x, z)
+
+def two_view_candidates(maps, hidden, threshold=0.5, agreement=0.6):
+    "Hulls of blobs that the two views other than `hidden` agree on: list of (points (n, 3), mean probability of the two views)."
+    (ia, ta), (ib, tb), order = _PAIRS[hidden]
+    a, b = (maps[i].T if t else maps[i] for i, t in ((ia, ta), (ib, tb)))
+    la, na = ndi.label(a > threshold, np.ones((3, 3), bool)); lb, nb = ndi.label(b > threshold, np.ones((3, 3), bool))
+    out, objs_b = [], ndi.find_objects(lb)
+    for ka, sa in enumerate(ndi.find_objects(la), 1):
+        for kb, sb in enumerate(objs_b, 1):
+            s0, s1 = max(sa[0].start, sb[0].start), min(sa[0].stop, sb[0].stop)
+            # one blob seen from two sides spans the same range of the shared axis
+            if s1 - s0 < agreement * max(sa[0].stop - sa[0].start, sb[0].stop - sb[0].start): continue
+            pa = np.where(la[s0:s1, sa[1]] == ka, a[s0:s1, sa[1]], 0)
+            pb = np.where(lb[s0:s1, sb[1]] == kb, b[s0:s1, sb[1]], 0)
+            prod = pa[:, :, None] * pb[:, None, :]
+            s, u, v = np.nonzero(prod > threshold)
+            if len(s) == 0: continue
+            local = np.stack([s + s0, u + sa[1].start, v + sb[1].start], 1)
+            out.append((local[:, list(order)], float(np.sqrt(prod[s, u, v]).mean())))
+    return out
+
+def segment(maps, volume, mode='multiply', threshold=0.5, two_views=True, min_contrast=1.4):
+    "Components (points, score) of one subvolume: `components` of the maps, plus two-view candidates, checked against `volume`."
+    maps = _check_maps(maps, mode, threshold)
+    pz, py, px = maps
+    if np.shape(volume) != (py.shape[0], pz.shape[0], pz.shape[1]):
+        raise DeepMACTError(f"volume has shape {np.shape(volume)}, but the maps are projections of a {(py.shape[0], pz.shape[0], pz.shape[1])} volume")
+    if min_contrast is not None and not min_contrast >= 0:
+        raise DeepMACTError(f"min_contrast must be a number >= 0 or None, got {min_contrast!r}")
+    comps = components(maps, mode, threshold)
+    taken = np.zeros(np.shape(volume), bool)
+    for pts, _ in comps: taken[tuple(pts.T)] = True
+    if two_views:
+        for hidden in range(3):
+            for pts, _ in two_view_candidates(maps, hidden, threshold):
+                if taken[tuple(pts.T)].any(): continue
+                taken[tuple(pts.T)] = True
+                comps.append((pts, _mean_probability(maps, pts)))
+    return contrast_checked(comps, volume, min_contrast, taken)
+
+def _mean_probability(maps, pts):
+    pz, py, px = maps
+    z, y, x = pts.T
+    return float(((pz[y, x] + py[z, x] + px[z, y]) / 3).mean())
+
+# %% ../nbs/07_predict.ipynb #6ec2ed06
 def _records(comps, sv, volume, voxel_size, first_id):
     "Records of the components of one subvolume, with intensity features against `volume`."
     detected = np.zeros(volume.shape, bool)
@@ -104,11 +183,12 @@ def _records(comps, sv, volume, voxel_size, first_id):
     return [metastasis_record(pts, first_id + k, sv, image=volume, detected=detected, score=score, voxel_size=voxel_size)
             for k, (pts, score) in enumerate(comps)]
 
-def predict_3d(model, loader, mode='multiply', threshold=0.5, voxel_size=None, return_volumes=True):
+def predict_3d(model, loader, mode='multiply', threshold=0.5, two_views=True, min_contrast=1.4, voxel_size=None,
+               return_volumes=True):
     "Binary volumes and metastasis records of each `(Subvolume, volume)` of `loader` (handbook: `predict_3D`)."
     volumes, records = [], []
     for sv, volume in loader:
-        comps = components(predict_maps(model, max_projections(volume)), mode, threshold)
+        comps = segment(predict_maps(model, max_projections(volume)), volume, mode, threshold, two_views, min_contrast)
         if return_volumes:
             binary = np.zeros(volume.shape, bool)
             for pts, _ in comps: binary[tuple(pts.T)] = True
@@ -175,12 +255,16 @@ def _projected(scan, size, overlap, keep, skip, timings):
         timings['read'] += t1 - t0; timings['project'] += time.perf_counter() - t1
         yield sv, cube, triplet
 
+def _import_writers():
+    "The output stage's libraries (zarr, matplotlib: about a second to import), imported while the network runs."
+    import zarr, matplotlib.figure, matplotlib.backends.backend_agg
+
 def _write_json(path, obj, compact=False):
     text = json.dumps(obj, separators=(',', ':')) if compact else json.dumps(obj, indent=1)
     with atomic_path(path) as tmp: Path(tmp).write_text(text)
 
-def detect_scan(scan, out_dir, model=None, mode='multiply', threshold=0.5, size=350, overlap=50, voxel_size=None,
-                only_tissue=True, progress=True, prefetch=True):
+def detect_scan(scan, out_dir, model=None, mode='multiply', threshold=0.5, two_views=True, min_contrast=1.4, size=350,
+                overlap=50, voxel_size=None, only_tissue=True, progress=True, prefetch=True):
     "Detect and segment the metastases of a whole scan into `out_dir`; resumes an interrupted run. Returns a summary dict."
     t_start = time.perf_counter()
     scan = open_scan(scan, voxel_size)
@@ -188,8 +272,11 @@ def detect_scan(scan, out_dir, model=None, mode='multiply', threshold=0.5, size=
     if model is None or isinstance(model, (str, Path)): model = load_model(model)
     if mode not in MODES: raise DeepMACTError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
     if not 0 <= threshold < 1: raise DeepMACTError(f"threshold must be in [0, 1), got {threshold!r}")
+    if min_contrast is not None and not min_contrast >= 0:
+        raise DeepMACTError(f"min_contrast must be a number >= 0 or None, got {min_contrast!r}")
     out_dir = Path(out_dir); parts = out_dir / 'parts'
-    params = dict(scan=str(scan.path or scan), shape=list(scan.shape), mode=mode, threshold=threshold, size=size,
+    params = dict(scan=str(scan.path or scan), shape=list(scan.shape), mode=mode, threshold=threshold,
+                  two_views=bool(two_views), min_contrast=min_contrast, size=size,
                   overlap=overlap, only_tissue=only_tissue, weights=model.meta.get('name', model.config),
                   weights_meta={k: model.meta.get(k) for k in ('data', 'data_seeds', 'epochs', 'best_epoch', 'val_dice', 'val_f1')})
     parts.mkdir(parents=True, exist_ok=True)
@@ -204,17 +291,17 @@ def detect_scan(scan, out_dir, model=None, mode='multiply', threshold=0.5, size=
     done = {sv.id for sv in plan if (parts / f'{subvolume_name(sv)}.json').exists()}
     todo = [sv for sv, k in zip(plan, keep) if k and sv.id not in done]
     timings = dict(read=0.0, project=0.0, network=0.0, backproject=0.0, records=0.0)
+    import threading; threading.Thread(target=_import_writers, daemon=True).start()
     from tqdm.auto import tqdm
     dim = model.config.get('dim', 2)
     source = _projected(scan, size, overlap, keep, done, timings)
     step = overview_step(scan.shape)
     bar = tqdm(_prefetch(source) if prefetch else source, total=len(todo), disable=not progress, desc='subvolumes')
-    for sv, cube, triplet in bar:
-        t0 = time.perf_counter()
-        if dim == 2: maps = predict_maps(model, triplet)
-        else: prob = predict_volume(model, cube)
+    def finish(sv, cube, triplet, out):
+        "Segment one subvolume, keep what it owns, save its part."
         t1 = time.perf_counter()
-        comps = components(maps, mode, threshold) if dim == 2 else label_probability(prob, threshold)
+        if dim == 2: comps = segment(out, cube, mode, threshold, two_views, min_contrast)
+        else: comps = contrast_checked(label_probability(out, threshold), cube, min_contrast)
         comps = [c for c in comps if keeps(c[0], sv, scan.shape, overlap)]
         t2 = time.perf_counter()
         pooled = pooled_projections(triplet, sv.offset, scan.shape, step)
@@ -222,7 +309,26 @@ def detect_scan(scan, out_dir, model=None, mode='multiply', threshold=0.5, size=
             with open(tmp, 'wb') as f: np.savez(f, *pooled)
         # the records file last: its existence marks the subvolume as done
         _write_json(parts / f'{subvolume_name(sv)}.json', _records(comps, sv, cube, voxel_size, 1), compact=True)
-        timings['network'] += t1 - t0; timings['backproject'] += t2 - t1; timings['records'] += time.perf_counter() - t2
+        timings['backproject'] += t2 - t1; timings['records'] += time.perf_counter() - t2
+    from concurrent.futures import ThreadPoolExecutor
+    pending = []
+    # one worker segments subvolume k while the network runs on k + 1 (and the reader thread cuts k + 2); waiting for
+    # k before submitting k + 2 bounds the memory to a few subvolumes and raises the worker's errors at once
+    # a 2D network is not the bottleneck: it leaves one core to the reader and the worker (on 2 cores: 59-64 instead of
+    # 47-55 M voxels/s in `deepmact bench`); a 3D network keeps them all
+    all_threads = torch.get_num_threads()
+    net_threads = max(1, all_threads - 1) if dim == 2 else all_threads
+    torch.set_num_threads(net_threads)
+    try:
+        with ThreadPoolExecutor(1) as worker:
+            for sv, cube, triplet in bar:
+                t0 = time.perf_counter()
+                out = predict_maps(model, triplet) if dim == 2 else predict_volume(model, cube)
+                timings['network'] += time.perf_counter() - t0
+                pending.append(worker.submit(finish, sv, cube, triplet, out))
+                while len(pending) > 1: pending.pop(0).result()
+            for f in pending: f.result()
+    finally: torch.set_num_threads(all_threads)
     t0 = time.perf_counter()
     records = []
     canvas = [np.zeros((math.ceil(scan.shape[r] / step), math.ceil(scan.shape[c] / step)), np.float32)
@@ -245,11 +351,11 @@ def detect_scan(scan, out_dir, model=None, mode='multiply', threshold=0.5, size=
                    n_metastases=len(records), voxel_size=voxel_size, timings={k: round(v, 3) for k, v in timings.items()},
                    voxels_per_second=scan.size / timings['total'],
                    versions=dict(deepmact=deepmact.__version__, torch=str(torch.__version__), numpy=np.__version__,
-                                 python=platform.python_version()), threads=torch.get_num_threads())
+                                 python=platform.python_version()), threads=net_threads)
     _write_json(out_dir / 'run.json', summary)
     return dict(summary, records=records)
 
-def write_labels(path, shape, records, voxel_size=None, chunks=(64, 256, 256)):
+def write_labels(path, shape, records, voxel_size=None, chunks=(32, 128, 128)):
     "Write the label volume of `records` (metastasis ids) as a chunked zarr array, one write per touched chunk, atomically."
     import zarr
     chunks = tuple(min(c, n) for c, n in zip(chunks, shape))
@@ -273,7 +379,10 @@ def write_labels(path, shape, records, voxel_size=None, chunks=(64, 256, 256)):
 def write_outputs(out_dir, scan, records, voxel_size=None, projections=None):
     "Write metastases.csv/.json, labels.zarr and overview.png for `records` of `scan` into `out_dir`, atomically."
     import csv
+    from concurrent.futures import ThreadPoolExecutor
     out_dir = Path(out_dir)
+    pool = ThreadPoolExecutor(1)
+    labels = pool.submit(write_labels, out_dir / 'labels.zarr', scan.shape, records, voxel_size)   # mostly waits on zarr's IO
     _write_json(out_dir / 'metastases.json', records, compact=True)
     with atomic_path(out_dir / 'metastases.csv') as tmp:
         with open(tmp, 'w', newline='') as f:
@@ -284,9 +393,9 @@ def write_outputs(out_dir, scan, records, voxel_size=None, projections=None):
                                 volume_vx=r['volume_vx'], max_diameter_vx=r['max_diameter_vx'], **r['characterization'],
                                 subvolume_id=r['subvolume_id'], score=r['score'], contrast=r.get('intensity', {}).get('contrast'),
                                 z_um=um[0], y_um=um[1], x_um=um[2]))
-    write_labels(out_dir / 'labels.zarr', scan.shape, records, voxel_size)
     fig = show_detections(scan, records, projections=projections)
     with atomic_path(out_dir / 'overview.png') as tmp: fig.savefig(tmp, format='png', dpi=80)
+    labels.result(); pool.shutdown()
 
 def overview_step(shape, max_side=400):
     "The downsampling factor of the overview figure: its longest side at most `max_side` pixels."
