@@ -12,6 +12,7 @@ from .prep import (plan_with_tissue, grid_shape, save_subvolumes, export_project
 from .io import iter_slabs
 from .unet import load_model, WEIGHTS_DIR
 from .predict import detect_scan, score_detections, MODES
+from .filter_detector import filter_detect
 
 # %% auto #0
 __all__ = ['BENCH_SHAPE', 'print_plan', 'write_truth_csv', 'prepare_demo', 'print_detection', 'run_demo', 'bench_cut',
@@ -140,6 +141,11 @@ def bench_detect(shape=BENCH_SHAPE, seed=1, out=None, with_3d=True, size=350, ov
               f"{res['n_processed']} of {res['n_subvolumes']} subvolumes hold tissue")
         print(f"  2D pipeline: F1 {s['f1']:.3f} (precision {s['precision']:.3f}, recall {s['recall']:.3f}, {s['n_true']} metastases)")
         report = dict(shape=list(scan.shape), voxels=scan.size, read_s=t_read, timings=t, scores=s)
+        resf = detect_scan(scan, work/'filter', size=size, overlap=overlap, progress=False, detector=filter_detect)
+        sf, tf = score_detections(resf['records'], syn.labels, truth_ids), resf['timings']['total']
+        print(f"  filter-based detector (one process per core): {tf:.1f} s "
+              f"({mv(tf):.1f} M voxels/s), F1 {sf['f1']:.3f} (precision {sf['precision']:.3f}, recall {sf['recall']:.3f})")
+        report.update(time_filter=tf, scores_filter=sf)
         if with_3d:
             model3 = load_model(WEIGHTS_DIR/'unet3d-2.pt')
             res3 = detect_scan(scan, work/'detect3d', model3, size=size, overlap=overlap, progress=False)
@@ -202,6 +208,8 @@ def _parser():
     q.add_argument('--no-two-views', action='store_true',
                    help='do not look for metastases two views see and the third cannot (the published predict_3D)')
     q.add_argument('--weights', help='model file (default: the weights shipped with deepmact)')
+    q.add_argument('--detector', choices=('network', 'filter'), default='network',
+                   help="network (default) or the handbook's filter-based detector (a baseline; pre-labels for review)")
     q.add_argument('--all', action='store_true', help='process subvolumes without tissue too')
     q = sub.add_parser('train', help='train a network: on synthetic scans, or fine-tune on your labelled data')
     q.add_argument('--out', required=True, help='model file to write (.pt; a .json with how it was made goes beside it)')
@@ -242,7 +250,8 @@ def main(argv=None) -> int:
             scan = open_scan(args.scan, args.voxel_size)
             res = detect_scan(scan, args.out, args.weights, mode=args.mode, threshold=args.threshold,
                               two_views=not args.no_two_views, min_contrast=args.min_contrast or None, size=args.size,
-                              overlap=args.overlap, only_tissue=not args.all)
+                              overlap=args.overlap, only_tissue=not args.all,
+                              detector=filter_detect if args.detector == 'filter' else None)
             print_detection(res, args.out)
         elif args.command == 'train': run_train(args)
         elif args.command == 'demo': run_demo(args.out, args.seed)

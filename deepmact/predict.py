@@ -263,13 +263,19 @@ def _write_json(path, obj, compact=False):
     text = json.dumps(obj, separators=(',', ':')) if compact else json.dumps(obj, indent=1)
     with atomic_path(path) as tmp: Path(tmp).write_text(text)
 
+def _detector_name(detector):
+    "A JSON-able description of a detector function (or a functools.partial of one), for run.json."
+    func = getattr(detector, 'func', detector)
+    return dict(function=f"{func.__module__}.{func.__qualname__}", **getattr(detector, 'keywords', {}))
+
 def detect_scan(scan, out_dir, model=None, mode='multiply', threshold=0.5, two_views=True, min_contrast=1.4, size=350,
-                overlap=50, voxel_size=None, only_tissue=True, progress=True, prefetch=True):
+                overlap=50, voxel_size=None, only_tissue=True, progress=True, prefetch=True, detector=None, workers=None):
     "Detect and segment the metastases of a whole scan into `out_dir`; resumes an interrupted run. Returns a summary dict."
     t_start = time.perf_counter()
     scan = open_scan(scan, voxel_size)
     voxel_size = check_voxel_size(voxel_size) if voxel_size is not None else scan.voxel_size
-    if model is None or isinstance(model, (str, Path)): model = load_model(model)
+    if detector is not None: model = None
+    elif model is None or isinstance(model, (str, Path)): model = load_model(model)
     if mode not in MODES: raise DeepMACTError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
     if not 0 <= threshold < 1: raise DeepMACTError(f"threshold must be in [0, 1), got {threshold!r}")
     if min_contrast is not None and not min_contrast >= 0:
@@ -277,8 +283,11 @@ def detect_scan(scan, out_dir, model=None, mode='multiply', threshold=0.5, two_v
     out_dir = Path(out_dir); parts = out_dir / 'parts'
     params = dict(scan=str(scan.path or scan), shape=list(scan.shape), mode=mode, threshold=threshold,
                   two_views=bool(two_views), min_contrast=min_contrast, size=size,
-                  overlap=overlap, only_tissue=only_tissue, weights=model.meta.get('name', model.config),
-                  weights_meta={k: model.meta.get(k) for k in ('data', 'data_seeds', 'epochs', 'best_epoch', 'val_dice', 'val_f1')})
+                  overlap=overlap, only_tissue=only_tissue)
+    if detector is None:
+        params.update(weights=model.meta.get('name', model.config),
+                      weights_meta={k: model.meta.get(k) for k in ('data', 'data_seeds', 'epochs', 'best_epoch', 'val_dice', 'val_f1')})
+    else: params.update(detector=_detector_name(detector))
     parts.mkdir(parents=True, exist_ok=True)
     if (parts / 'params.json').exists():
         old = json.loads((parts / 'params.json').read_text())
@@ -293,14 +302,16 @@ def detect_scan(scan, out_dir, model=None, mode='multiply', threshold=0.5, two_v
     timings = dict(read=0.0, project=0.0, network=0.0, backproject=0.0, records=0.0)
     import threading; threading.Thread(target=_import_writers, daemon=True).start()
     from tqdm.auto import tqdm
-    dim = model.config.get('dim', 2)
+    dim = model.config.get('dim', 2) if detector is None else None
     source = _projected(scan, size, overlap, keep, done, timings)
     step = overview_step(scan.shape)
     bar = tqdm(_prefetch(source) if prefetch else source, total=len(todo), disable=not progress, desc='subvolumes')
     def finish(sv, cube, triplet, out):
         "Segment one subvolume, keep what it owns, save its part."
+        if dim is None: out = out.result()         # a detector's components, computed in a process
         t1 = time.perf_counter()
-        if dim == 2: comps = segment(out, cube, mode, threshold, two_views, min_contrast)
+        if dim is None: comps = out
+        elif dim == 2: comps = segment(out, cube, mode, threshold, two_views, min_contrast)
         else: comps = contrast_checked(label_probability(out, threshold), cube, min_contrast)
         comps = [c for c in comps if keeps(c[0], sv, scan.shape, overlap)]
         t2 = time.perf_counter()
@@ -316,19 +327,29 @@ def detect_scan(scan, out_dir, model=None, mode='multiply', threshold=0.5, two_v
     # k before submitting k + 2 bounds the memory to a few subvolumes and raises the worker's errors at once
     # a 2D network is not the bottleneck: it leaves one core to the reader and the worker (on 2 cores: 59-64 instead of
     # 47-55 M voxels/s in `deepmact bench`); a 3D network keeps them all
+    # a detector function (the filter-based one) runs in `workers` processes, one subvolume each
     all_threads = torch.get_num_threads()
     net_threads = max(1, all_threads - 1) if dim == 2 else all_threads
     torch.set_num_threads(net_threads)
+    procs, in_flight = None, 1
+    if detector is not None:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+        in_flight = workers or os.cpu_count() or 1
+        procs = ProcessPoolExecutor(in_flight, mp_context=multiprocessing.get_context('spawn'))   # no fork beside threads
     try:
         with ThreadPoolExecutor(1) as worker:
             for sv, cube, triplet in bar:
                 t0 = time.perf_counter()
-                out = predict_maps(model, triplet) if dim == 2 else predict_volume(model, cube)
+                if procs is not None: out = procs.submit(detector, cube)
+                else: out = predict_maps(model, triplet) if dim == 2 else predict_volume(model, cube)
                 timings['network'] += time.perf_counter() - t0
                 pending.append(worker.submit(finish, sv, cube, triplet, out))
-                while len(pending) > 1: pending.pop(0).result()
+                while len(pending) > in_flight: pending.pop(0).result()
             for f in pending: f.result()
-    finally: torch.set_num_threads(all_threads)
+    finally:
+        torch.set_num_threads(all_threads)
+        if procs is not None: procs.shutdown(cancel_futures=True)
     t0 = time.perf_counter()
     records = []
     canvas = [np.zeros((math.ceil(scan.shape[r] / step), math.ceil(scan.shape[c] / step)), np.float32)
