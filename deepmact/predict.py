@@ -117,7 +117,7 @@ def local_contrast(volume, points, exclude=None, half=12):
     b = float(np.median(bg))
     return fg / b if b > 0 else (math.inf if fg > 0 else 1.0)
 
-def contrast_checked(comps, volume, min_contrast=1.3, detected=None):
+def contrast_checked(comps, volume, min_contrast=1.4, detected=None):
     "The components whose `local_contrast` in `volume` is at least `min_contrast` (all of them when it is None or 0)."
     if not min_contrast: return comps
     if detected is None:
@@ -274,7 +274,10 @@ def detect_scan(scan, out_dir, model=None, mode='multiply', threshold=0.5, two_v
     t_start = time.perf_counter()
     scan = open_scan(scan, voxel_size)
     voxel_size = check_voxel_size(voxel_size) if voxel_size is not None else scan.voxel_size
-    if detector is not None: model = None
+    if detector is not None:
+        if model is not None: raise DeepMACTError("give a model (weights) or a detector, not both")
+        if workers is not None and not (isinstance(workers, int) and workers >= 1):
+            raise DeepMACTError(f"workers must be a whole number >= 1, got {workers!r}")
     elif model is None or isinstance(model, (str, Path)): model = load_model(model)
     if mode not in MODES: raise DeepMACTError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
     if not 0 <= threshold < 1: raise DeepMACTError(f"threshold must be in [0, 1), got {threshold!r}")
