@@ -13,6 +13,7 @@ from .io import iter_slabs
 from .unet import load_model, WEIGHTS_DIR
 from .predict import detect_scan, score_detections, MODES
 from .filter_detector import filter_detect
+from .analysis import analyze
 
 # %% auto #0
 __all__ = ['BENCH_SHAPE', 'print_plan', 'write_truth_csv', 'prepare_demo', 'print_detection', 'run_demo', 'bench_cut',
@@ -211,6 +212,12 @@ def _parser():
     q.add_argument('--detector', choices=('network', 'filter'), default='network',
                    help="network (default) or the handbook's filter-based detector (a baseline; pre-labels for review)")
     q.add_argument('--all', action='store_true', help='process subvolumes without tissue too')
+    q = sub.add_parser('analyze', help='nearest neighbours, organs and antibody targeting of a detect folder')
+    q.add_argument('dir', help='a folder written by deepmact detect')
+    q.add_argument('--organs', help='organ label volume of the scan (same shape)')
+    q.add_argument('--channel2', help='a second channel of the scan (same shape), e.g. an antibody')
+    q.add_argument('--min-contrast', type=float, default=1.5, help='targeted if contrast >= this (default 1.5) ...')
+    q.add_argument('--max-p', type=float, default=1e-3, help='... and the Welch t-test p <= this (default 0.001)')
     q = sub.add_parser('train', help='train a network: on synthetic scans, or fine-tune on your labelled data')
     q.add_argument('--out', required=True, help='model file to write (.pt; a .json with how it was made goes beside it)')
     q.add_argument('--synthetic', action='store_true', help='train from scratch on synthetic scans')
@@ -253,6 +260,11 @@ def main(argv=None) -> int:
                               overlap=args.overlap, only_tissue=not args.all,
                               detector=filter_detect if args.detector == 'filter' else None)
             print_detection(res, args.out)
+        elif args.command == 'analyze':
+            rows = analyze(args.dir, organs=args.organs, channel2=args.channel2, min_contrast=args.min_contrast, max_p=args.max_p)
+            n_t = sum(1 for r in rows if r.get('targeted') is True)
+            print(f"{len(rows)} metastases" + (f", {n_t} targeted" if args.channel2 else '') +
+                  f"; columns added to {Path(args.dir)/'metastases.csv'}; {Path(args.dir)/'summary_by_organ.csv'} written")
         elif args.command == 'train': run_train(args)
         elif args.command == 'demo': run_demo(args.out, args.seed)
         elif args.command == 'bench':

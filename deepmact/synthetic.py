@@ -274,7 +274,7 @@ class SyntheticScan(LazyVolume):
     "Lazy, seeded whole-body-like light-sheet scan (z, y, x) with metastases; `scan[box]` renders uint16 counts."
     def __init__(self, shape=DEFAULT_SHAPE, seed=0, voxel_size=(10., 10., 10.), n_metastases=None,
                  radius_range=(1.5, 8.), contrast_range=(2., 8.), touching_fraction=0.15, n_vessels=None, noise=True,
-                 tissue_contrast=0.3):
+                 tissue_contrast=0.3, targeted_fraction=0.5, antibody_contrast=(3., 6.)):
         shape = check_shape(shape)
         if min(shape) < 16: raise DeepMACTError(f"shape: every axis needs at least 16 voxels, got {shape}")
         if not isinstance(seed, (int, np.integer)) or seed < 0: raise DeepMACTError(f"seed must be an int >= 0, got {seed!r}")
@@ -282,6 +282,8 @@ class SyntheticScan(LazyVolume):
         self.contrast_range = _check_range(contrast_range, 'contrast_range', low=1.0)
         if not 0 <= touching_fraction <= 1: raise DeepMACTError(f"touching_fraction must be in [0, 1], got {touching_fraction!r}")
         if not 0 <= tissue_contrast <= 1: raise DeepMACTError(f"tissue_contrast must be in [0, 1], got {tissue_contrast!r}")
+        if not 0 <= targeted_fraction <= 1: raise DeepMACTError(f"targeted_fraction must be in [0, 1], got {targeted_fraction!r}")
+        self.antibody_contrast = _check_range(antibody_contrast, 'antibody_contrast', low=1.0)
         self.tissue_contrast = float(tissue_contrast)
         scale = np.prod(shape) / np.prod(DEFAULT_SHAPE)
         n_metastases = max(1, round(60 * scale)) if n_metastases is None else n_metastases
@@ -290,8 +292,9 @@ class SyntheticScan(LazyVolume):
             if not isinstance(v, (int, np.integer)) or v < 0: raise DeepMACTError(f"{name} must be an int >= 0, got {v!r}")
         Scan.__init__(self, shape, np.uint16, voxel_size)
         self.seed, self.noise, self.scan, self.kind = int(seed), bool(noise), self, 'image'
-        rng_body, rng_tex, rng_optics, rng_organs, rng_tubes, rng_mets = (
-            np.random.default_rng(s) for s in np.random.SeedSequence(int(seed)).spawn(6))
+        # a 7th stream for the antibody channel: the first six (and so the image) are those of spawn(6)
+        rng_body, rng_tex, rng_optics, rng_organs, rng_tubes, rng_mets, rng_ab = (
+            np.random.default_rng(s) for s in np.random.SeedSequence(int(seed)).spawn(7))
         self.profile = body_profiles(shape, rng_body)
         self.tex_coarse, self.tex_fine = smooth_grid(shape, 12, rng_tex), smooth_grid(shape, 4, rng_tex)
         self.stripes_fine = smooth_grid((shape[0], shape[1], 1), (3, 2, 1), rng_optics)
@@ -301,7 +304,10 @@ class SyntheticScan(LazyVolume):
         tubes = [(p, r, 0., ORGAN_IDS['bone']) for p, r in rib_tubes(shape, self.profile, rng_organs)]
         self.segments = tube_segments(tubes + self._make_vessels(rng_tubes, n_vessels))
         self._place_metastases(rng_mets, n_metastases, touching_fraction)
+        self.met_targeted = rng_ab.random(n_metastases) < targeted_fraction
+        self.met_ab_contrast = rng_ab.uniform(*self.antibody_contrast, n_metastases)
         self.labels, self.organs = LazyVolume(self, 'labels', np.uint16), LazyVolume(self, 'organs', np.uint8)
+        self.antibody = LazyVolume(self, 'antibody', np.uint16)
         self.truth = self._measure_truth()
 
     def __repr__(self): return f"SyntheticScan(shape={self.shape}, seed={self.seed}, metastases={len(self.truth)})"
@@ -382,13 +388,14 @@ class SyntheticScan(LazyVolume):
             rows.append(dict(metastasis_id=i + 1, z=float(com[0]), y=float(com[1]), x=float(com[2]),
                              radius_vx=float(self.met_radius[i]), contrast=float(self.met_contrast[i]),
                              volume_vx=int(mask.sum()), organ=ORGAN_NAMES.get(organ, 'outside'),
-                             touching=int(np.bincount(others).argmax()) if len(others) else 0))
+                             touching=int(np.bincount(others).argmax()) if len(others) else 0,
+                             targeted=bool(self.met_targeted[i])))
         return rows
 
     def _render_coords(self, coords, kind):
         "Render the grid `coords` (three sorted 1D arrays of voxel indices) of volume `kind` chunk by chunk in z."
         zs, ys, xs = coords
-        dtype = {'image': np.uint16, 'labels': np.uint16, 'organs': np.uint8}[kind]
+        dtype = {'image': np.uint16, 'labels': np.uint16, 'organs': np.uint8, 'antibody': np.uint16}[kind]
         out = np.zeros((len(zs), len(ys), len(xs)), dtype)
         if out.size == 0: return out
         step = max(1, CHUNK_VOXELS // (len(ys) * len(xs)))
@@ -411,11 +418,13 @@ class SyntheticScan(LazyVolume):
         organs[(depth > 0) & (depth < SKIN_THICKNESS)] = ORGAN_IDS['skin']
         return organs
 
-    def _draw_metastases(self, coords, signal=None, labels=None):
+    def _draw_metastases(self, coords, signal=None, labels=None, contrast=None, only=None):
         "Rasterise the metastases: bright soft-edged blobs into `signal`, instance ids into `labels`."
         # Where two blobs overlap, the image shows the brighter one (max), so the label goes to the blob that is
         # brighter there; at equal brightness, to the one the voxel is deeper inside.
         idx = _intersecting(self.met_lo, self.met_hi, coords)
+        if only is not None: idx = [i for i in idx if only[i]]
+        contrast = self.met_contrast if contrast is None else contrast
         if len(idx) == 0: return
         if labels is not None:
             closest = np.full(labels.shape, np.inf, np.float32)
@@ -427,7 +436,7 @@ class SyntheticScan(LazyVolume):
             tex = interp_grid(self.tex_fine, 4, *sub)
             d = metastasis_distance(sub, self.met_centre[i], self.met_lobes[i], roughness=0.15 * self.met_radius[i] * tex)
             if signal is not None:
-                blob = (self.met_contrast[i] - 1) * np.clip(0.5 - d, 0, 1) * (1 + 0.15 * tex)   # partial volume at the edge
+                blob = (contrast[i] - 1) * np.clip(0.5 - d, 0, 1) * (1 + 0.15 * tex)   # partial volume at the edge
                 np.maximum(signal[sl], blob, out=signal[sl])
             if labels is not None:
                 level = (self.met_contrast[i] - 1) * np.clip(0.5 - d, 0, 1)
@@ -444,6 +453,14 @@ class SyntheticScan(LazyVolume):
         tex_coarse = interp_grid(self.tex_coarse, 12, *coords)
         organs = self._organ_chunk(coords, depth, tex_coarse)
         if kind == 'organs': return organs
+        if kind == 'antibody':     # a second channel: dim, flat tissue; only the targeted metastases light up
+            image = np.where(organs > 0, 0.3 * BODY_MEAN, 0).astype(np.float32) * (1 + 0.1 * tex_coarse)
+            signal = np.zeros_like(image)
+            self._draw_metastases(coords, signal=signal, contrast=self.met_ab_contrast, only=self.met_targeted)
+            image *= (1 + signal) * light_sheet_factor(self.profile, self.stripes_fine, self.stripes_coarse, coords)
+            if self.noise: image = camera_noise(image, *coords, self.noise_bank, self.seed + 7919)
+            else: image += CAMERA_OFFSET
+            return np.clip(np.rint(image), 0, 65535).astype(np.uint16)
         tex = 0.6 * tex_coarse + 0.4 * interp_grid(self.tex_fine, 4, *coords)
         k = self.tissue_contrast       # organs differ by k of their autofluorescence contrast, texture by sqrt(k)
         bright = np.where(np.arange(len(ORGAN_BRIGHTNESS)) > 0, BODY_MEAN + k * (ORGAN_BRIGHTNESS - BODY_MEAN), ORGAN_BRIGHTNESS)
