@@ -11,8 +11,8 @@ from .io import DeepMACTError, open_scan
 from .metastases import global_points
 
 # %% auto #0
-__all__ = ['SUMMARY_FIELDS', 'centres_of', 'nearest_distances', 'organ_of', 'channel_contrast', 'targeting', 'summary_by_organ',
-           'plot_analysis', 'analyze']
+__all__ = ['SUMMARY_FIELDS', 'centres_of', 'nearest_distances', 'nearest_in', 'organ_of', 'channel_contrast', 'targeting',
+           'summary_by_organ', 'plot_analysis', 'analyze']
 
 # %% ../nbs/11_analysis.ipynb #1d83c879
 def centres_of(records):
@@ -27,6 +27,21 @@ def nearest_distances(centres, voxel_size=None):
     if len(c) < 2: return np.full(len(c), math.inf)
     d, _ = cKDTree(c).query(c, k=2)
     return d[:, 1]
+
+def nearest_in(centres, subset, voxel_size=None):
+    "Distance from each centre to the nearest *other* centre among those where `subset` (bool, n) is True; inf if none."
+    from scipy.spatial import cKDTree
+    c = np.asarray(centres, float).reshape(-1, 3); subset = np.asarray(subset, bool)
+    if voxel_size is not None: c = c * np.asarray(voxel_size, float)
+    idx = np.nonzero(subset)[0]
+    out = np.full(len(c), math.inf)
+    if len(idx) == 0: return out
+    d, j = cKDTree(c[idx]).query(c, k=min(2, len(idx)))
+    d, j = d.reshape(len(c), -1), j.reshape(len(c), -1)
+    for i in range(len(c)):   # skip the centre itself when it belongs to the subset
+        k = 1 if idx[j[i, 0]] == i else 0
+        if k < d.shape[1]: out[i] = d[i, k]
+    return out
 
 # %% ../nbs/11_analysis.ipynb #ad253913
 def organ_of(centres, organs, scan_shape, names=None):
@@ -139,10 +154,16 @@ def analyze(out_dir, organs=None, channel2=None, organ_names=None, min_contrast=
                                 f"{tuple(run['shape'])}; the channels must be voxel-aligned")
         for r, (c, p, t) in zip(rows, targeting(records, channel2, min_contrast, max_p)):
             r.update(contrast_channel2=round(c, 4), p_channel2=float(f'{p:.4g}'), targeted=t)
+        hit = np.array([r['targeted'] for r in rows], bool)
+        for r, dt, du in zip(rows, nearest_in(centres, hit), nearest_in(centres, ~hit)):
+            r.update(nearest_targeted_vx=round(float(dt), 2), nearest_untargeted_vx=round(float(du), 2))
     fields = list(rows[0]) if rows else ['metastasis_id']
     with atomic_path(out_dir / 'metastases.csv') as tmp, open(tmp, 'w', newline='') as f:
         w = csv.DictWriter(f, fields); w.writeheader(); w.writerows(rows)
     summary = summary_by_organ([dict(r, organ=r.get('organ', 'all')) for r in rows])
     with atomic_path(out_dir / 'summary_by_organ.csv') as tmp, open(tmp, 'w', newline='') as f:
         w = csv.DictWriter(f, SUMMARY_FIELDS); w.writeheader(); w.writerows(summary)
+    if rows:
+        fig = plot_analysis([dict(r, targeted=r.get('targeted')) for r in rows], run['shape'])
+        with atomic_path(out_dir / 'analysis.png') as tmp: fig.savefig(tmp, format='png', dpi=80)
     return rows
