@@ -8,10 +8,10 @@ import math
 import numpy as np
 from scipy import stats
 from .io import DeepMACTError, open_scan
-from .metastases import global_points
+from .metastases import global_points, local_voxels
 
 # %% auto #0
-__all__ = ['SUMMARY_FIELDS', 'centres_of', 'nearest_distances', 'nearest_in', 'organ_of', 'channel_contrast', 'targeting',
+__all__ = ['SUMMARY_FIELDS', 'centres_of', 'nearest_in', 'nearest_distances', 'organ_of', 'channel_contrast', 'targeting',
            'summary_by_organ', 'plot_analysis', 'analyze']
 
 # %% ../nbs/11_analysis.ipynb #1d83c879
@@ -19,29 +19,21 @@ def centres_of(records):
     "Global centres (n, 3), scan voxels z, y, x, of `records`."
     return np.array([r['center_vx'] for r in records], float).reshape(-1, 3)
 
-def nearest_distances(centres, voxel_size=None):
-    "Distance from each centre (n, 3) to its nearest other one (inf when alone): voxels, or micrometres with `voxel_size`."
-    from scipy.spatial import cKDTree
-    c = np.asarray(centres, float).reshape(-1, 3)
-    if voxel_size is not None: c = c * np.asarray(voxel_size, float)
-    if len(c) < 2: return np.full(len(c), math.inf)
-    d, _ = cKDTree(c).query(c, k=2)
-    return d[:, 1]
-
 def nearest_in(centres, subset, voxel_size=None):
     "Distance from each centre to the nearest *other* centre among those where `subset` (bool, n) is True; inf if none."
     from scipy.spatial import cKDTree
     c = np.asarray(centres, float).reshape(-1, 3); subset = np.asarray(subset, bool)
+    if subset.shape != (len(c),): raise DeepMACTError(f"subset must have one flag per centre ({len(c)}), got shape {subset.shape}")
     if voxel_size is not None: c = c * np.asarray(voxel_size, float)
     idx = np.nonzero(subset)[0]
-    out = np.full(len(c), math.inf)
-    if len(idx) == 0: return out
-    d, j = cKDTree(c[idx]).query(c, k=min(2, len(idx)))
-    d, j = d.reshape(len(c), -1), j.reshape(len(c), -1)
-    for i in range(len(c)):   # skip the centre itself when it belongs to the subset
-        k = 1 if idx[j[i, 0]] == i else 0
-        if k < d.shape[1]: out[i] = d[i, k]
-    return out
+    if len(idx) == 0: return np.full(len(c), math.inf)
+    # two nearest members (the tree pads with inf when the subset has one); the first is the centre itself if it is a member
+    d, j = cKDTree(c[idx]).query(c, k=2)
+    return np.where(idx[np.minimum(j[:, 0], len(idx) - 1)] == np.arange(len(c)), d[:, 1], d[:, 0])
+
+def nearest_distances(centres, voxel_size=None):
+    "Distance from each centre (n, 3) to its nearest other one (inf when alone): voxels, or micrometres with `voxel_size`."
+    return nearest_in(centres, np.ones(len(np.asarray(centres).reshape(-1, 3)), bool), voxel_size)
 
 # %% ../nbs/11_analysis.ipynb #ad253913
 def organ_of(centres, organs, scan_shape, names=None):
@@ -55,37 +47,26 @@ def organ_of(centres, organs, scan_shape, names=None):
     return [names.get(v, str(v)) for v in values] if names else values
 
 # %% ../nbs/11_analysis.ipynb #e02a7262
-def channel_contrast(record, channel, detected_boxes=(), min_half=25, factor=1.5):
-    "Contrast (fg mean / bg mean) of `record` in `channel` and the one-sided Welch t-test p of fg > `factor` x bg."
-    pts = global_points(record)
-    c = np.floor(np.asarray(record['center_vx'])).astype(int)
+def channel_contrast(record, channel, others=(), min_half=25, factor=1.5):
+    "Contrast (fg mean / bg mean) of `record` in `channel` and the one-sided Welch t-test p of fg > `factor` x bg; `others`: point arrays of the detections to leave out of the background."
     half = int(math.ceil(max(record.get('max_diameter_vx', 0), min_half)))
-    lo, hi = np.maximum(c - half, 0), np.minimum(c + half + 1, channel.shape)
-    box = np.asarray(channel[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]], np.float64)
-    mask = np.zeros(box.shape, bool)
-    for other in detected_boxes:                 # the voxels of every detection near this one (itself included)
-        p = other[np.all((other >= lo) & (other < hi), 1)] - lo
-        mask[tuple(p.T)] = True
-    inside = np.all((pts >= lo) & (pts < hi), 1)
-    mask[tuple((pts[inside] - lo).T)] = True
-    fg = np.asarray([channel[tuple(p)] for p in pts], np.float64) if not inside.all() else box[tuple((pts - lo).T)]
-    bg = box[~mask]
+    fg, bg = (v.astype(np.float64) for v in local_voxels(channel, global_points(record), others, record['center_vx'], half))
     if len(bg) == 0 or bg.mean() <= 0: return math.inf, math.nan
     contrast = float(fg.mean() / bg.mean())
     if len(fg) < 2: return contrast, math.nan
     p = stats.ttest_ind(fg, factor * bg, equal_var=False, alternative='greater').pvalue
     return contrast, float(p)
 
-def targeting(records, channel, min_contrast=1.5, max_p=1e-3):
+def targeting(records, channel, min_contrast=1.5, max_p=1e-3, min_half=25):
     "Per record: (contrast, p, targeted) in the second `channel`; targeted if contrast >= `min_contrast` and p <= `max_p`."
     channel = channel if isinstance(channel, np.ndarray) else open_scan(channel)
     allpts = [global_points(r) for r in records]
     lows = np.array([p.min(0) for p in allpts]).reshape(-1, 3); highs = np.array([p.max(0) for p in allpts]).reshape(-1, 3)
     out = []
     for r, pts in zip(records, allpts):
-        c = np.asarray(r['center_vx']); half = max(r.get('max_diameter_vx', 0), 25) + 1
-        near = np.nonzero(np.all((highs >= c - half) & (lows <= c + half), 1))[0]
-        contrast, p = channel_contrast(r, channel, [allpts[i] for i in near], factor=min_contrast)
+        c = np.asarray(r['center_vx']); half = max(r.get('max_diameter_vx', 0), min_half) + 1
+        near = np.nonzero(np.all((highs >= c - half) & (lows <= c + half), 1))[0]     # detections that can reach its box
+        contrast, p = channel_contrast(r, channel, [allpts[i] for i in near], min_half, min_contrast)
         out.append((contrast, p, bool(contrast >= min_contrast and p <= max_p)))
     return out
 
@@ -138,7 +119,8 @@ def analyze(out_dir, organs=None, channel2=None, organ_names=None, min_contrast=
             raise DeepMACTError(f"{out_dir} has no {name}: analyze works on a folder written by deepmact detect")
     records = json.loads((out_dir / 'metastases.json').read_text())
     run = json.loads((out_dir / 'run.json').read_text())
-    with open(out_dir / 'metastases.csv', newline='') as f: rows = list(csv.DictReader(f))
+    with open(out_dir / 'metastases.csv', newline='') as f:
+        reader = csv.DictReader(f); rows, fields = list(reader), list(reader.fieldnames or [])
     if [int(r['metastasis_id']) for r in rows] != [r['metastasis_id'] for r in records]:
         raise DeepMACTError(f"{out_dir}: metastases.csv and metastases.json list different metastases")
     centres = centres_of(records)
@@ -157,13 +139,13 @@ def analyze(out_dir, organs=None, channel2=None, organ_names=None, min_contrast=
         hit = np.array([r['targeted'] for r in rows], bool)
         for r, dt, du in zip(rows, nearest_in(centres, hit), nearest_in(centres, ~hit)):
             r.update(nearest_targeted_vx=round(float(dt), 2), nearest_untargeted_vx=round(float(du), 2))
-    fields = list(rows[0]) if rows else ['metastasis_id']
+    fields += [k for k in (rows[0] if rows else {}) if k not in fields]     # a scan without metastases keeps its header
     with atomic_path(out_dir / 'metastases.csv') as tmp, open(tmp, 'w', newline='') as f:
         w = csv.DictWriter(f, fields); w.writeheader(); w.writerows(rows)
     summary = summary_by_organ([dict(r, organ=r.get('organ', 'all')) for r in rows])
     with atomic_path(out_dir / 'summary_by_organ.csv') as tmp, open(tmp, 'w', newline='') as f:
         w = csv.DictWriter(f, SUMMARY_FIELDS); w.writeheader(); w.writerows(summary)
     if rows:
-        fig = plot_analysis([dict(r, targeted=r.get('targeted')) for r in rows], run['shape'])
+        fig = plot_analysis(rows, run['shape'])
         with atomic_path(out_dir / 'analysis.png') as tmp: fig.savefig(tmp, format='png', dpi=80)
     return rows

@@ -10,8 +10,8 @@ from .io import DeepMACTError
 from .prep import Subvolume
 
 # %% auto #0
-__all__ = ['characterize', 'intensity_features', 'metastasis_record', 'global_points', 'owned_box', 'is_cut', 'keeps',
-           'deduplicate']
+__all__ = ['characterize', 'local_voxels', 'intensity_features', 'metastasis_record', 'global_points', 'owned_box', 'is_cut',
+           'keeps', 'deduplicate']
 
 # %% ../nbs/06_metastases.ipynb #cefad324
 def characterize(points):
@@ -31,18 +31,29 @@ def characterize(points):
                 stringness=1 - sphereness, skewness=skewness)
 
 # %% ../nbs/06_metastases.ipynb #183f2b25
+def local_voxels(image, points, exclude=None, center=None, half=25):
+    "Intensities (float32) of `points` and of their local background: the box +-`half` around `center` (grown to hold the points) without the points and `exclude`."
+    pts = np.asarray(points, int).reshape(-1, 3)
+    c = np.floor(pts.mean(0) if center is None else np.asarray(center, float)).astype(int)
+    lo = np.maximum(np.minimum(c - half, pts.min(0)), 0)
+    hi = np.minimum(np.maximum(c + half + 1, pts.max(0) + 1), image.shape)
+    box = np.asarray(image[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]], np.float32)   # exact for 16-bit data; only the box is read
+    # `exclude`: a bool volume of the image's shape, or a list of (n, 3) point arrays (other detections) in its coordinates
+    if isinstance(exclude, np.ndarray) and exclude.dtype == bool:
+        mask = np.array(exclude[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]], bool)
+    else:
+        mask = np.zeros(box.shape, bool)
+        for other in exclude or ():
+            other = np.asarray(other, int).reshape(-1, 3)
+            mask[tuple((other[np.all((other >= lo) & (other < hi), 1)] - lo).T)] = True
+    local = tuple((pts - lo).T)
+    fg = box[local]
+    mask[local] = True
+    return fg, box[~mask]
+
 def intensity_features(image, points, detected=None, center=None, max_diameter=0.0, min_half=25):
     "Contrast of voxels `points` of `image` against a local box (+-max(d_max, `min_half`)) without the `detected` voxels."
-    image = np.asarray(image)
-    pts = np.asarray(points, int).reshape(-1, 3)
-    center = pts.mean(0) if center is None else np.asarray(center)
-    half = int(math.ceil(max(max_diameter, min_half)))
-    lo = np.maximum(np.floor(center).astype(int) - half, 0); hi = np.minimum(np.floor(center).astype(int) + half + 1, image.shape)
-    box = image[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]].astype(np.float32)     # exact for 16-bit data; sums in float64 below
-    mask = np.zeros(box.shape, bool) if detected is None else np.asarray(detected[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]], bool).copy()
-    inside = np.all((pts >= lo) & (pts < hi), 1)
-    mask[tuple((pts[inside] - lo).T)] = True
-    fg, bg = image[tuple(pts.T)].astype(np.float32), box[~mask]
+    fg, bg = local_voxels(image, points, detected, center, int(math.ceil(max(max_diameter, min_half))))
     if len(bg) == 0: bg = np.array([np.nan])
     bg_mean, bg_std, fg_mean = float(bg.mean(dtype=np.float64)), float(bg.std(dtype=np.float64)), float(fg.mean(dtype=np.float64))
     return dict(contrast=fg_mean / bg_mean if bg_mean > 0 else math.inf,

@@ -14,7 +14,7 @@ from .io import DeepMACTError, open_scan, atomic_path, check_voxel_size
 from .prep import plan_with_tissue, cut_volume, max_projections, subvolume_name, write_plan, overview
 from .unet import load_model
 from .train import normalize_projection
-from .metastases import metastasis_record, keeps, deduplicate, global_points
+from .metastases import metastasis_record, keeps, deduplicate, global_points, local_voxels
 
 # %% auto #0
 __all__ = ['MODES', 'CSV_FIELDS', 'back_project', 'components', 'predict_maps', 'local_contrast', 'contrast_checked',
@@ -104,17 +104,9 @@ def local_contrast(volume, points, exclude=None, half=12):
     "Median of `volume` at `points` over the median of the box +-`half` voxels (at least the points' extent + 6) around them, without `exclude` and the points."
     pts = np.asarray(points, int).reshape(-1, 3)
     lo_p, hi_p = pts.min(0), pts.max(0)
-    half = max(half, int((hi_p - lo_p).max()) // 2 + 6)
-    c = (lo_p + hi_p) // 2
-    lo, hi = np.maximum(c - half, 0), np.minimum(c + half + 1, volume.shape)
-    box = np.asarray(volume[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]], np.float32)
-    mask = np.zeros(box.shape, bool) if exclude is None else np.array(exclude[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]], bool)
-    inside = np.all((pts >= lo) & (pts < hi), 1)
-    mask[tuple((pts[inside] - lo).T)] = True
-    bg = box[~mask]
-    fg = float(np.median(np.asarray(volume)[tuple(pts.T)].astype(np.float32))) if pts.size else 0.0
+    fg, bg = local_voxels(volume, pts, exclude, (lo_p + hi_p) // 2, max(half, int((hi_p - lo_p).max()) // 2 + 6))
     if bg.size == 0: return math.inf
-    b = float(np.median(bg))
+    fg, b = float(np.median(fg)), float(np.median(bg))
     return fg / b if b > 0 else (math.inf if fg > 0 else 1.0)
 
 def contrast_checked(comps, volume, min_contrast=1.4, detected=None):
@@ -276,6 +268,10 @@ def detect_scan(scan, out_dir, model=None, mode='multiply', threshold=0.5, two_v
     voxel_size = check_voxel_size(voxel_size) if voxel_size is not None else scan.voxel_size
     if detector is not None:
         if model is not None: raise DeepMACTError("give a model (weights) or a detector, not both")
+        import pickle
+        try: pickle.dumps(detector)
+        except Exception: raise DeepMACTError(f"detector must be a module-level function (or a functools.partial of one) "
+                                              f"that worker processes can import; got {detector!r}") from None
         if workers is not None and not (isinstance(workers, int) and workers >= 1):
             raise DeepMACTError(f"workers must be a whole number >= 1, got {workers!r}")
     elif model is None or isinstance(model, (str, Path)): model = load_model(model)
@@ -328,8 +324,8 @@ def detect_scan(scan, out_dir, model=None, mode='multiply', threshold=0.5, two_v
     pending = []
     # one worker segments subvolume k while the network runs on k + 1 (and the reader thread cuts k + 2); waiting for
     # k before submitting k + 2 bounds the memory to a few subvolumes and raises the worker's errors at once
-    # a 2D network is not the bottleneck: it leaves one core to the reader and the worker (on 2 cores: 59-64 instead of
-    # 47-55 M voxels/s in `deepmact bench`); a 3D network keeps them all
+    # a 2D network is not the bottleneck: it leaves one core to the reader and the worker (on 2 cores, sharing both
+    # with them was slower end to end); a 3D network keeps them all
     # a detector function (the filter-based one) runs in `workers` processes, one subvolume each
     all_threads = torch.get_num_threads()
     net_threads = max(1, all_threads - 1) if dim == 2 else all_threads
