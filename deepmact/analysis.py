@@ -94,7 +94,7 @@ def plot_analysis(rows, scan_shape, figsize=(13, 3.6)):
     "Size histogram and the three projections of the centres, coloured by targeting (matplotlib Figure)."
     from matplotlib.figure import Figure
     fig = Figure(figsize=figsize)
-    axs = fig.subplots(1, 4, gridspec_kw=dict(width_ratios=[1.2, scan_shape[2], scan_shape[2], scan_shape[1]]))
+    axs = fig.subplots(1, 4, gridspec_kw=dict(width_ratios=[0.6 * max(scan_shape), scan_shape[2], scan_shape[2], scan_shape[1]]))
     vols = np.array([float(r['volume_vx']) for r in rows])
     axs[0].hist(vols, bins=np.logspace(0, np.log10(max(vols.max(), 10)), 20) if len(vols) else 10, color='0.4')
     axs[0].set_xscale('log'); axs[0].set_xlabel('volume (voxels)'); axs[0].set_ylabel('metastases')
