@@ -181,6 +181,11 @@ def run_train(args):
     return model
 
 # %% ../nbs/90_cli.ipynb #058e85aa
+def _counts_or_auto(v):
+    if v == 'auto': return v
+    try: return float(v)
+    except ValueError: raise argparse.ArgumentTypeError(f"expected 'auto' or a number of counts, got {v!r}") from None
+
 def _parser():
     p = argparse.ArgumentParser(prog='deepmact', description='Find and measure micrometastases in whole-body scans.')
     sub = p.add_subparsers(dest='command', required=True)
@@ -208,6 +213,9 @@ def _parser():
                    help='keep a detection only if its median intensity is this many times its surroundings (default 1.4; 0: off)')
     q.add_argument('--no-two-views', action='store_true',
                    help='do not look for metastases two views see and the third cannot (the published predict_3D)')
+    q.add_argument('--black-level', default='auto', type=_counts_or_auto,
+                   help="the camera's counts without light, subtracted before the contrast check "
+                        "(default auto: measured on the air around the mouse)")
     q.add_argument('--weights', help='model file (default: the weights shipped with deepmact)')
     q.add_argument('--detector', choices=('network', 'filter'), default='network',
                    help="network (default) or the handbook's filter-based detector (a baseline; pre-labels for review)")
@@ -257,7 +265,7 @@ def main(argv=None) -> int:
             scan = open_scan(args.scan, args.voxel_size)
             res = detect_scan(scan, args.out, args.weights, mode=args.mode, threshold=args.threshold,
                               two_views=not args.no_two_views, min_contrast=args.min_contrast or None, size=args.size,
-                              overlap=args.overlap, only_tissue=not args.all,
+                              overlap=args.overlap, only_tissue=not args.all, black_level=args.black_level,
                               detector=filter_detect if args.detector == 'filter' else None)
             print_detection(res, args.out)
         elif args.command == 'analyze':

@@ -100,22 +100,22 @@ def predict_maps(model, triplet):
 
 
 # %% ../nbs/07_predict.ipynb #9ffa8b2c
-def local_contrast(volume, points, exclude=None, half=12):
-    "Median of `volume` at `points` over the median of the box +-`half` voxels (at least the points' extent + 6) around them, without `exclude` and the points."
+def local_contrast(volume, points, exclude=None, half=12, black=0.0):
+    "Median of `volume` at `points` over the median of the box +-`half` voxels (at least the points' extent + 6) around them, without `exclude` and the points; both above the `black` level."
     pts = np.asarray(points, int).reshape(-1, 3)
     lo_p, hi_p = pts.min(0), pts.max(0)
     fg, bg = local_voxels(volume, pts, exclude, (lo_p + hi_p) // 2, max(half, int((hi_p - lo_p).max()) // 2 + 6))
     if bg.size == 0: return math.inf
-    fg, b = float(np.median(fg)), float(np.median(bg))
+    fg, b = float(np.median(fg)) - black, float(np.median(bg)) - black
     return fg / b if b > 0 else (math.inf if fg > 0 else 1.0)
 
-def contrast_checked(comps, volume, min_contrast=1.4, detected=None):
-    "The components whose `local_contrast` in `volume` is at least `min_contrast` (all of them when it is None or 0)."
+def contrast_checked(comps, volume, min_contrast=1.4, detected=None, black=0.0):
+    "The components whose `local_contrast` in `volume` (above `black`) is at least `min_contrast` (all of them when it is None or 0)."
     if not min_contrast: return comps
     if detected is None:
         detected = np.zeros(np.shape(volume), bool)
         for pts, _ in comps: detected[tuple(pts.T)] = True
-    return [c for c in comps if local_contrast(volume, c[0], detected) >= min_contrast]
+    return [c for c in comps if local_contrast(volume, c[0], detected, black=black) >= min_contrast]
 
 # For the hidden view h: the other two maps with their shared axis first, as (shared, u) and (shared, v), and how
 # (shared, u, v) map back to (z, y, x).
@@ -143,8 +143,8 @@ def two_view_candidates(maps, hidden, threshold=0.5, agreement=0.6):
             out.append((local[:, list(order)], float(np.sqrt(prod[s, u, v]).mean())))
     return out
 
-def segment(maps, volume, mode='multiply', threshold=0.5, two_views=True, min_contrast=1.4):
-    "Components (points, score) of one subvolume: `components` of the maps, plus two-view candidates, checked against `volume`."
+def segment(maps, volume, mode='multiply', threshold=0.5, two_views=True, min_contrast=1.4, black=0.0):
+    "Components (points, score) of one subvolume: `components` of the maps, plus two-view candidates, checked against `volume` (above the `black` level)."
     maps = _check_maps(maps, mode, threshold)
     pz, py, px = maps
     if np.shape(volume) != (py.shape[0], pz.shape[0], pz.shape[1]):
@@ -160,7 +160,7 @@ def segment(maps, volume, mode='multiply', threshold=0.5, two_views=True, min_co
                 if taken[tuple(pts.T)].any(): continue
                 taken[tuple(pts.T)] = True
                 comps.append((pts, _mean_probability(maps, pts)))
-    return contrast_checked(comps, volume, min_contrast, taken)
+    return contrast_checked(comps, volume, min_contrast, taken, black)
 
 def _mean_probability(maps, pts):
     pz, py, px = maps
@@ -176,11 +176,11 @@ def _records(comps, sv, volume, voxel_size, first_id):
             for k, (pts, score) in enumerate(comps)]
 
 def predict_3d(model, loader, mode='multiply', threshold=0.5, two_views=True, min_contrast=1.4, voxel_size=None,
-               return_volumes=True):
-    "Binary volumes and metastasis records of each `(Subvolume, volume)` of `loader` (handbook: `predict_3D`)."
+               return_volumes=True, black=0.0):
+    "Binary volumes and metastasis records of each `(Subvolume, volume)` of `loader` (handbook: `predict_3D`); `black`: the camera's black level."
     volumes, records = [], []
     for sv, volume in loader:
-        comps = segment(predict_maps(model, max_projections(volume)), volume, mode, threshold, two_views, min_contrast)
+        comps = segment(predict_maps(model, max_projections(volume)), volume, mode, threshold, two_views, min_contrast, black)
         if return_volumes:
             binary = np.zeros(volume.shape, bool)
             for pts, _ in comps: binary[tuple(pts.T)] = True
@@ -261,7 +261,8 @@ def _detector_name(detector):
     return dict(function=f"{func.__module__}.{func.__qualname__}", **getattr(detector, 'keywords', {}))
 
 def detect_scan(scan, out_dir, model=None, mode='multiply', threshold=0.5, two_views=True, min_contrast=1.4, size=350,
-                overlap=50, voxel_size=None, only_tissue=True, progress=True, prefetch=True, detector=None, workers=None):
+                overlap=50, voxel_size=None, only_tissue=True, progress=True, prefetch=True, detector=None, workers=None,
+                black_level='auto'):
     "Detect and segment the metastases of a whole scan into `out_dir`; resumes an interrupted run. Returns a summary dict."
     t_start = time.perf_counter()
     scan = open_scan(scan, voxel_size)
@@ -279,10 +280,12 @@ def detect_scan(scan, out_dir, model=None, mode='multiply', threshold=0.5, two_v
     if not 0 <= threshold < 1: raise DeepMACTError(f"threshold must be in [0, 1), got {threshold!r}")
     if min_contrast is not None and not min_contrast >= 0:
         raise DeepMACTError(f"min_contrast must be a number >= 0 or None, got {min_contrast!r}")
+    if not (black_level == 'auto' or (isinstance(black_level, (int, float)) and black_level >= 0)):
+        raise DeepMACTError(f"black_level must be 'auto' or a number of counts >= 0, got {black_level!r}")
     out_dir = Path(out_dir); parts = out_dir / 'parts'
     params = dict(scan=str(scan.path or scan), shape=list(scan.shape), mode=mode, threshold=threshold,
                   two_views=bool(two_views), min_contrast=min_contrast, size=size,
-                  overlap=overlap, only_tissue=only_tissue)
+                  overlap=overlap, only_tissue=only_tissue, black_level=black_level)
     if detector is None:
         params.update(weights=model.meta.get('name', model.config),
                       weights_meta={k: model.meta.get(k) for k in ('data', 'data_seeds', 'epochs', 'best_epoch', 'val_dice', 'val_f1')})
@@ -294,7 +297,8 @@ def detect_scan(scan, out_dir, model=None, mode='multiply', threshold=0.5, two_v
             diff = sorted(k for k in params if old.get(k) != json.loads(json.dumps(params)).get(k))
             raise DeepMACTError(f"{out_dir} holds a run with other parameters ({', '.join(diff)}); use another --out or delete it")
     else: _write_json(parts / 'params.json', params)
-    plan, keep = plan_with_tissue(scan, size, overlap, only_tissue)
+    plan, keep, black = plan_with_tissue(scan, size, overlap, only_tissue, with_black_level=True)
+    if black_level != 'auto': black = float(black_level)
     write_plan(out_dir / 'plan.csv', plan, keep)
     done = {sv.id for sv in plan if (parts / f'{subvolume_name(sv)}.json').exists()}
     todo = [sv for sv, k in zip(plan, keep) if k and sv.id not in done]
@@ -310,8 +314,8 @@ def detect_scan(scan, out_dir, model=None, mode='multiply', threshold=0.5, two_v
         if dim is None: out = out.result()         # a detector's components, computed in a process
         t1 = time.perf_counter()
         if dim is None: comps = out
-        elif dim == 2: comps = segment(out, cube, mode, threshold, two_views, min_contrast)
-        else: comps = contrast_checked(label_probability(out, threshold), cube, min_contrast)
+        elif dim == 2: comps = segment(out, cube, mode, threshold, two_views, min_contrast, black)
+        else: comps = contrast_checked(label_probability(out, threshold), cube, min_contrast, black=black)
         comps = [c for c in comps if keeps(c[0], sv, scan.shape, overlap)]
         t2 = time.perf_counter()
         pooled = pooled_projections(triplet, sv.offset, scan.shape, step)
@@ -368,7 +372,8 @@ def detect_scan(scan, out_dir, model=None, mode='multiply', threshold=0.5, two_v
     timings['write'] = time.perf_counter() - t0
     timings['total'] = time.perf_counter() - t_start
     summary = dict(params, n_subvolumes=len(plan), n_processed=int(np.sum(keep)), n_resumed=len(done & {sv.id for sv, k in zip(plan, keep) if k}),
-                   n_metastases=len(records), voxel_size=voxel_size, timings={k: round(v, 3) for k, v in timings.items()},
+                   n_metastases=len(records), voxel_size=voxel_size, black_level_counts=round(black, 2),
+                   timings={k: round(v, 3) for k, v in timings.items()},
                    voxels_per_second=scan.size / timings['total'],
                    versions=dict(deepmact=deepmact.__version__, torch=str(torch.__version__), numpy=np.__version__,
                                  python=platform.python_version()), threads=net_threads)

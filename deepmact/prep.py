@@ -13,7 +13,7 @@ from scipy import ndimage as ndi
 from .io import DeepMACTError, open_scan, write_nifti, atomic_path, check_shape
 
 # %% auto #0
-__all__ = ['PLAN_FIELDS', 'VIEWS', 'Subvolume', 'grid_shape', 'plan_subvolumes', 'overview', 'tissue_mask',
+__all__ = ['PLAN_FIELDS', 'VIEWS', 'Subvolume', 'grid_shape', 'plan_subvolumes', 'overview', 'tissue_mask', 'black_level',
            'foreground_subvolumes', 'read_subvolume', 'cut_volume', 'write_plan', 'read_plan', 'plan_with_tissue',
            'subvolume_name', 'save_subvolumes', 'max_projections', 'save_triplet', 'load_triplet', 'export_projections',
            'load_projections', 'show_plan', 'peak_rss_mb', 'measure_cut']
@@ -69,15 +69,21 @@ def tissue_mask(small: np.ndarray, threshold=None) -> tuple[np.ndarray, float]:
         threshold = float(np.expm1(threshold_otsu(logs))) if logs.max() > logs.min() else float(small.max()) + 1
     return ndi.binary_opening(small > threshold, structure=np.ones((2, 2, 2), bool)), float(threshold)
 
-def foreground_subvolumes(scan, plan, step=8, threshold=None, min_fraction=0.001) -> np.ndarray:
-    "Boolean per subvolume of `plan`: does it hold at least `min_fraction` tissue in the overview?"
+def black_level(small, mask, min_fraction=0.01) -> float:
+    "The camera's black level: median of the overview `small` outside the tissue `mask`; 0 if less than `min_fraction` of it is outside."
+    outside = ~np.asarray(mask, bool)
+    return float(np.median(np.asarray(small)[outside])) if outside.mean() >= min_fraction else 0.0
+
+def foreground_subvolumes(scan, plan, step=8, threshold=None, min_fraction=0.001, with_black_level=False):
+    "Boolean per subvolume of `plan`: does it hold at least `min_fraction` tissue in the overview? (and the `black_level`)"
     scan = open_scan(scan)
-    mask, _ = tissue_mask(overview(scan, step), threshold)
+    small = overview(scan, step)
+    mask, _ = tissue_mask(small, threshold)
     keep = np.zeros(len(plan), bool)
     for i, sv in enumerate(plan):
         sub = mask[tuple(slice(b.start // step, -(-b.stop // step)) for b in sv.box(scan.shape))]
         keep[i] = sub.size > 0 and sub.mean() >= min_fraction
-    return keep
+    return (keep, black_level(small, mask)) if with_black_level else keep
 
 # %% ../nbs/02_prep.ipynb #50e52345
 def _padded(part, size, dtype) -> np.ndarray:
@@ -134,10 +140,13 @@ def read_plan(path) -> tuple[list[Subvolume], np.ndarray]:
         raise DeepMACTError(f"{path} is not a valid subvolume plan: every value must be a whole number ({e})") from e
     return plan, np.array([r['foreground'] == '1' for r in rows])
 
-def plan_with_tissue(scan, size=350, overlap=50, only_tissue=True) -> tuple[list[Subvolume], np.ndarray]:
-    "The plan of `scan` and, per subvolume, whether to process it: the tissue test, or every one if not `only_tissue`."
+def plan_with_tissue(scan, size=350, overlap=50, only_tissue=True, with_black_level=False) -> tuple:
+    "The plan of `scan` and, per subvolume, whether to process it: the tissue test, or every one if not `only_tissue` (and the `black_level`)."
     scan = open_scan(scan)
     plan = plan_subvolumes(scan.shape, size, overlap)
+    if with_black_level:
+        keep, black = foreground_subvolumes(scan, plan, with_black_level=True)
+        return plan, keep if only_tissue else np.ones(len(plan), bool), black
     return plan, (foreground_subvolumes(scan, plan) if only_tissue else np.ones(len(plan), bool))
 
 def subvolume_name(sv: Subvolume) -> str: return f'subvolume_{sv.id:05d}'

@@ -274,7 +274,7 @@ class SyntheticScan(LazyVolume):
     "Lazy, seeded whole-body-like light-sheet scan (z, y, x) with metastases; `scan[box]` renders uint16 counts."
     def __init__(self, shape=DEFAULT_SHAPE, seed=0, voxel_size=(10., 10., 10.), n_metastases=None,
                  radius_range=(1.5, 8.), contrast_range=(2., 8.), touching_fraction=0.15, n_vessels=None, noise=True,
-                 tissue_contrast=0.3, targeted_fraction=0.5, antibody_contrast=(3., 6.)):
+                 tissue_contrast=0.3, targeted_fraction=0.5, antibody_contrast=(3., 6.), exposure=1.0):
         shape = check_shape(shape)
         if min(shape) < 16: raise DeepMACTError(f"shape: every axis needs at least 16 voxels, got {shape}")
         if not isinstance(seed, (int, np.integer)) or seed < 0: raise DeepMACTError(f"seed must be an int >= 0, got {seed!r}")
@@ -285,6 +285,8 @@ class SyntheticScan(LazyVolume):
         if not 0 <= targeted_fraction <= 1: raise DeepMACTError(f"targeted_fraction must be in [0, 1], got {targeted_fraction!r}")
         self.antibody_contrast = _check_range(antibody_contrast, 'antibody_contrast', low=1.0)
         self.tissue_contrast = float(tissue_contrast)
+        if not (isinstance(exposure, (int, float)) and exposure > 0): raise DeepMACTError(f"exposure must be a number > 0, got {exposure!r}")
+        self.exposure = float(exposure)
         scale = np.prod(shape) / np.prod(DEFAULT_SHAPE)
         n_metastases = max(1, round(60 * scale)) if n_metastases is None else n_metastases
         n_vessels = max(2, round(40 * scale ** (2 / 3))) if n_vessels is None else n_vessels
@@ -458,6 +460,7 @@ class SyntheticScan(LazyVolume):
             signal = np.zeros_like(image)
             self._draw_metastases(coords, signal=signal, contrast=self.met_ab_contrast, only=self.met_targeted)
             image *= (1 + signal) * light_sheet_factor(self.profile, self.stripes_fine, self.stripes_coarse, coords)
+            if self.exposure != 1: image *= np.float32(self.exposure)
             if self.noise: image = camera_noise(image, *coords, self.noise_bank, self.seed + 7919)
             else: image += CAMERA_OFFSET
             return np.clip(np.rint(image), 0, 65535).astype(np.uint16)
@@ -469,6 +472,7 @@ class SyntheticScan(LazyVolume):
         draw_segments(coords, self.segments, signal=signal)
         self._draw_metastases(coords, signal=signal)
         image *= (1 + signal) * light_sheet_factor(self.profile, self.stripes_fine, self.stripes_coarse, coords)
+        if self.exposure != 1: image *= np.float32(self.exposure)     # fewer photons: relatively more shot and read noise
         if self.noise: image = camera_noise(image, *coords, self.noise_bank, self.seed)
         else: image += CAMERA_OFFSET
         return np.clip(np.rint(image), 0, 65535).astype(np.uint16)

@@ -202,7 +202,8 @@ def train_on_folders(out, folders, weights=None, epochs=20, lr=1e-4, k=5, fold=0
     "Fine-tune `weights` (default: the shipped model) on triplet folders with labels; save to `out`."
     from deepmact.unet import load_model
     folders = [Path(f) for f in ([folders] if isinstance(folders, (str, Path)) else folders)]
-    samples = projection_samples(folders)
+    # validation by whole scans when there are enough of them for k folds, else by subvolume
+    samples = projection_samples(folders, group_by='scan' if len(folders) >= k else 'subvolume')
     model = load_model(weights).train()
     meta = dict(data='folders', folders=[str(f) for f in folders], start_weights=str(weights or 'shipped'),
                 n_samples=len(samples))
