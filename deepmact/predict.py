@@ -369,6 +369,8 @@ def detect_scan(scan, out_dir, model=None, mode='multiply', threshold=0.5, two_v
     records.sort(key=lambda r: tuple(r['center_vx']))
     for i, r in enumerate(records): r['metastasis_id'] = i + 1
     write_outputs(out_dir, scan, records, voxel_size, projections=canvas)
+    with atomic_path(parts / 'overview.npz') as tmp:     # the whole-scan thumbnails, for the review widget
+        with open(tmp, 'wb') as f: np.savez(f, step=step, z=canvas[0], y=canvas[1], x=canvas[2])
     timings['write'] = time.perf_counter() - t0
     timings['total'] = time.perf_counter() - t_start
     summary = dict(params, n_subvolumes=len(plan), n_processed=int(np.sum(keep)), n_resumed=len(done & {sv.id for sv, k in zip(plan, keep) if k}),
