@@ -16,12 +16,12 @@ from .predict import detect_scan, score_detections
 __all__ = ['evaluate_synthetic', 'record_facts']
 
 # %% ../nbs/08_pretrained.ipynb #7f4ea358
-def evaluate_synthetic(model, seeds, out_dir, shape=None, **kwargs):
-    "Object-level scores of `model` on synthetic scans with `seeds` (never used in training), per scan and pooled."
+def evaluate_synthetic(model, seeds, out_dir, shape=None, style=None, **kwargs):
+    "Object-level scores of `model` on synthetic scans with `seeds` (never used in training; `style`: more `SyntheticScan` arguments), per scan and pooled."
     from deepmact.synthetic import SyntheticScan, DEFAULT_SHAPE
     rows, hits = [], dict(tp=0, pred=0, detected=0, true=0)
     for seed in seeds:
-        syn = SyntheticScan(shape or DEFAULT_SHAPE, seed=seed)
+        syn = SyntheticScan(shape or DEFAULT_SHAPE, seed=seed, **(style or {}))
         res = detect_scan(syn, Path(out_dir) / f'seed{seed}', model, progress=False, **kwargs)
         s = score_detections(res['records'], syn.labels, [t['metastasis_id'] for t in syn.truth])
         rows.append(dict(seed=seed, **{k: round(v, 4) if isinstance(v, float) else v for k, v in s.items()}))
