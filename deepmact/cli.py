@@ -134,7 +134,7 @@ def bench_detect(shape=BENCH_SHAPE, seed=1, out=None, with_3d=True, size=350, ov
         mv = lambda sec: scan.size / sec / 1e6 if sec > 0 else float('inf')
         print(f"  {'stage':34s} {'seconds':>8s} {'M voxels/s':>11s}")
         print(f"  {'read the whole scan (floor)':34s} {t_read:8.2f} {mv(t_read):11.1f}")
-        for k, name in [('read', 'read subvolumes (reader thread)'), ('project', 'projections (reader thread)'),
+        for k, name in [('read', 'read subvolumes (reader thread)'), ('project', 'projections, depth maps'),
                         ('network', 'network (2D U-Net, 3 views)'), ('backproject', 'segment (worker thread)'),
                         ('records', 'records and parts (worker thread)'), ('write', 'outputs'), ('total', 'end to end')]:
             print(f"  {name:34s} {t[k]:8.2f} {mv(t[k]):11.1f}")
@@ -165,7 +165,7 @@ def run_train(args):
     out = Path(args.out)
     if args.synthetic:
         model, hist = train_synthetic(out, out.parent / f'{out.stem}-data', epochs=args.epochs or 60,
-                                      seeds=range(args.first_seed, args.first_seed + args.scans))
+                                      seeds=range(args.first_seed, args.first_seed + args.scans), depth=not args.no_depth)
     else:
         folders = [Path(f) for f in (args.triplets or [])]
         scans, labels = args.scan or [], args.labels or []
@@ -230,7 +230,8 @@ def _parser():
     q.add_argument('--out', required=True, help='model file to write (.pt; a .json with how it was made goes beside it)')
     q.add_argument('--synthetic', action='store_true', help='train from scratch on synthetic scans')
     q.add_argument('--first-seed', type=int, default=1000); q.add_argument('--scans', type=int, default=40)
-    q.add_argument('--triplets', nargs='+', help='folders of image and label triplets (deepmact cut --projections --labels)')
+    q.add_argument('--no-depth', action='store_true', help='with --synthetic: a network of projections only (the published input), without depth maps')
+    q.add_argument('--triplets', nargs='+', help='folders of image, depth and label triplets (deepmact cut --projections --labels)')
     q.add_argument('--scan', action='append', help='a scan to train on (repeatable; each with a --labels)')
     q.add_argument('--labels', action='append', help='the label volume of the preceding --scan')
     q.add_argument('--weights', help='weights to fine-tune (default: the shipped ones)')

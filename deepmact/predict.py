@@ -11,9 +11,9 @@ import torch
 from scipy import ndimage as ndi
 import deepmact
 from .io import DeepMACTError, open_scan, atomic_path, check_voxel_size
-from .prep import plan_with_tissue, cut_volume, max_projections, subvolume_name, write_plan, overview
+from .prep import plan_with_tissue, cut_volume, max_projections, projections_with_depth, subvolume_name, write_plan, overview
 from .unet import load_model
-from .train import normalize_projection
+from .train import normalize_projection, network_input, uses_depth
 from .metastases import metastasis_record, keeps, deduplicate, global_points, local_voxels
 
 # %% auto #0
@@ -90,9 +90,12 @@ def components(maps, mode='multiply', threshold=0.5):
     return [(pts[bounds[k]:bounds[k + 1]], float(mean_p[order][bounds[k]:bounds[k + 1]].mean())) for k in range(n)]
 
 # %% ../nbs/07_predict.ipynb #10f3683c
-def predict_maps(model, triplet):
-    "Probability maps (float32) of the three projections of a subvolume."
-    xs = [torch.from_numpy(normalize_projection(p))[None, None] for p in triplet]
+def predict_maps(model, triplet, depths=None):
+    "Probability maps (float32) of the three projections of a subvolume; `depths` (`projections_with_depth`) for a network that reads them."
+    if not uses_depth(model): images = [np.asarray(p)[None] for p in triplet]
+    elif depths is None: raise DeepMACTError("this network reads depth maps beside the projections: pass depths= (from projections_with_depth)")
+    else: images = [np.stack([p, d]) for p, d in zip(triplet, depths)]
+    xs = [torch.from_numpy(network_input(im))[None] for im in images]
     with torch.inference_mode():
         if len({x.shape for x in xs}) == 1: out = torch.sigmoid(model(torch.cat(xs))).numpy()[:, 0]
         else: out = [torch.sigmoid(model(x)).numpy()[0, 0] for x in xs]
@@ -157,7 +160,9 @@ def segment(maps, volume, mode='multiply', threshold=0.5, two_views=True, min_co
     if two_views:
         for hidden in range(3):
             for pts, _ in two_view_candidates(maps, hidden, threshold):
-                if taken[tuple(pts.T)].any(): continue
+                new = ~taken[tuple(pts.T)]
+                if new.mean() < 0.5: continue
+                pts = pts[new]
                 taken[tuple(pts.T)] = True
                 comps.append((pts, _mean_probability(maps, pts)))
     return contrast_checked(comps, volume, min_contrast, taken, black)
@@ -180,7 +185,8 @@ def predict_3d(model, loader, mode='multiply', threshold=0.5, two_views=True, mi
     "Binary volumes and metastasis records of each `(Subvolume, volume)` of `loader` (handbook: `predict_3D`); `black`: the camera's black level."
     volumes, records = [], []
     for sv, volume in loader:
-        comps = segment(predict_maps(model, max_projections(volume)), volume, mode, threshold, two_views, min_contrast, black)
+        triplet, depths = projections_with_depth(volume) if uses_depth(model) else (max_projections(volume), None)
+        comps = segment(predict_maps(model, triplet, depths), volume, mode, threshold, two_views, min_contrast, black)
         if return_volumes:
             binary = np.zeros(volume.shape, bool)
             for pts, _ in comps: binary[tuple(pts.T)] = True
@@ -235,15 +241,15 @@ def _prefetch(iterator, depth=1):
         if isinstance(item, BaseException): raise item
         yield item
 
-def _projected(scan, size, overlap, keep, skip, timings):
-    "Subvolumes with their projections; adds read and projection time to `timings`."
+def _projected(scan, size, overlap, keep, skip, timings, project=True):
+    "Subvolumes with their projections (None unless `project`); adds read and projection time to `timings`."
     it = cut_volume(scan, size, overlap, keep=keep, skip=skip)
     while True:
         t0 = time.perf_counter()
         try: sv, cube = next(it)
         except StopIteration: return
         t1 = time.perf_counter()
-        triplet = max_projections(cube)
+        triplet = max_projections(cube) if project else None
         timings['read'] += t1 - t0; timings['project'] += time.perf_counter() - t1
         yield sv, cube, triplet
 
@@ -306,7 +312,9 @@ def detect_scan(scan, out_dir, model=None, mode='multiply', threshold=0.5, two_v
     import threading; threading.Thread(target=_import_writers, daemon=True).start()
     from tqdm.auto import tqdm
     dim = model.config.get('dim', 2) if detector is None else None
-    source = _projected(scan, size, overlap, keep, done, timings)
+    depth = detector is None and uses_depth(model)
+    # depth maps cost more than the maxima: the network's thread computes both, the reader only reads (see the benchmark)
+    source = _projected(scan, size, overlap, keep, done, timings, project=not depth)
     step = overview_step(scan.shape)
     bar = tqdm(_prefetch(source) if prefetch else source, total=len(todo), disable=not progress, desc='subvolumes')
     def finish(sv, cube, triplet, out):
@@ -345,7 +353,12 @@ def detect_scan(scan, out_dir, model=None, mode='multiply', threshold=0.5, two_v
             for sv, cube, triplet in bar:
                 t0 = time.perf_counter()
                 if procs is not None: out = procs.submit(detector, cube)
-                else: out = predict_maps(model, triplet) if dim == 2 else predict_volume(model, cube)
+                elif dim != 2: out = predict_volume(model, cube)
+                elif depth:
+                    triplet, depths = projections_with_depth(cube)
+                    t1 = time.perf_counter(); timings['project'] += t1 - t0; t0 = t1
+                    out = predict_maps(model, triplet, depths)
+                else: out = predict_maps(model, triplet)
                 timings['network'] += time.perf_counter() - t0
                 pending.append(worker.submit(finish, sv, cube, triplet, out))
                 while len(pending) > in_flight: pending.pop(0).result()

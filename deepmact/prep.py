@@ -15,8 +15,9 @@ from .io import DeepMACTError, open_scan, write_nifti, atomic_path, check_shape
 # %% auto #0
 __all__ = ['PLAN_FIELDS', 'VIEWS', 'Subvolume', 'grid_shape', 'plan_subvolumes', 'overview', 'tissue_mask', 'black_level',
            'foreground_subvolumes', 'read_subvolume', 'cut_volume', 'write_plan', 'read_plan', 'plan_with_tissue',
-           'subvolume_name', 'save_subvolumes', 'max_projections', 'save_triplet', 'load_triplet', 'export_projections',
-           'load_projections', 'show_plan', 'peak_rss_mb', 'measure_cut']
+           'subvolume_name', 'save_subvolumes', 'max_projections', 'save_triplet', 'load_triplet',
+           'projections_with_depth', 'export_projections', 'load_projections', 'show_plan', 'peak_rss_mb',
+           'measure_cut']
 
 # %% ../nbs/02_prep.ipynb #a0a01484
 @dataclass(frozen=True)
@@ -194,9 +195,28 @@ def load_triplet(path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         raise DeepMACTError(f"{path} holds {len(arrays)} images; a triplet of three 2D projections is expected")
     return tuple(arrays)
 
+# %% ../nbs/02_prep.ipynb #c36da673
+def projections_with_depth(volume) -> tuple[tuple, tuple]:
+    "The three MIPs of a 3D volume (as `max_projections`) and the depth (uint16 index along the ray) of each maximum."
+    volume = np.asarray(volume)
+    if volume.ndim != 3: raise DeepMACTError(f"projections_with_depth needs a 3D volume (z, y, x), got shape {volume.shape}")
+    if max(volume.shape) > 65535: raise DeepMACTError(f"projections_with_depth: rays longer than 65535 voxels ({volume.shape}) do not fit uint16 depths")
+    if volume.dtype == bool: volume = volume.view(np.uint8)
+    maxima, depths = [], []
+    for axis in (0, 1):                       # running maximum over the planes across the ray
+        planes = np.moveaxis(volume, axis, 0)
+        run = planes[0].copy(); idx = np.zeros(run.shape, np.uint16); brighter = np.empty(run.shape, bool)
+        for k in range(1, planes.shape[0]):
+            np.greater(planes[k], run, out=brighter)
+            np.copyto(idx, k, where=brighter); np.maximum(run, planes[k], out=run)
+        maxima.append(run); depths.append(idx)
+    idx = volume.argmax(2)                    # contiguous rays: argmax is fast here
+    maxima.append(np.take_along_axis(volume, idx[..., None], 2)[..., 0]); depths.append(idx.astype(np.uint16))
+    return tuple(maxima), tuple(depths)
+
 # %% ../nbs/02_prep.ipynb #35671225
 def export_projections(scan, out_dir, labels=None, size=350, overlap=50, only_tissue=True) -> Path:
-    "Save the MIP triplets of every (tissue) subvolume of `scan`, and of its `labels` when given; resumes."
+    "Save the MIP and depth triplets of every (tissue) subvolume of `scan`, and the MIP triplets of its `labels` when given; resumes."
     scan, out_dir = open_scan(scan), Path(out_dir)
     if labels is not None:
         labels = open_scan(labels)
@@ -205,25 +225,32 @@ def export_projections(scan, out_dir, labels=None, size=350, overlap=50, only_ti
     plan, keep = plan_with_tissue(scan, size, overlap, only_tissue)
     out_dir.mkdir(parents=True, exist_ok=True)
     write_plan(out_dir/'plan.csv', plan, keep)
-    suffixes = ('_image.tif', '_label.tif') if labels is not None else ('_image.tif',)
+    suffixes = ('_image.tif', '_depth.tif') + (('_label.tif',) if labels is not None else ())
     done = {sv.id for sv in plan if all((out_dir/(subvolume_name(sv) + s)).exists() for s in suffixes)}
     label_iter = cut_volume(labels, size, overlap, keep=keep, skip=done) if labels is not None else None
     for sv, a in cut_volume(scan, size, overlap, keep=keep, skip=done):
-        save_triplet(out_dir/f'{subvolume_name(sv)}_image.tif', max_projections(a))
+        maxima, depths = projections_with_depth(a)
+        save_triplet(out_dir/f'{subvolume_name(sv)}_depth.tif', depths)
+        save_triplet(out_dir/f'{subvolume_name(sv)}_image.tif', maxima)
         if label_iter is not None:
             _, lab = next(label_iter)
             save_triplet(out_dir/f'{subvolume_name(sv)}_label.tif', max_projections(lab > 0))
     return out_dir
 
-def load_projections(folder) -> list[tuple]:
-    "`(subvolume id, image triplet, label triplet or None)` for each `*_image.tif` in `folder`, by id."
+def load_projections(folder, depth=False) -> list[tuple]:
+    "`(subvolume id, image triplet, label triplet or None)` for each `*_image.tif` in `folder`, by id; `depth`: plus the depth triplet."
     folder = Path(folder)
     images = sorted(p for p in folder.glob('subvolume_*_image.tif') if re.fullmatch(r'subvolume_\d+_image\.tif', p.name))
     if not images: raise DeepMACTError(f"{folder} holds no projection triplets (subvolume_<id>_image.tif)")
     out = []
     for p in images:
         lab = p.with_name(p.name.replace('_image.tif', '_label.tif'))
-        out.append((int(p.name.split('_')[1]), load_triplet(p), load_triplet(lab) if lab.exists() else None))
+        item = (int(p.name.split('_')[1]), load_triplet(p), load_triplet(lab) if lab.exists() else None)
+        if depth:
+            dep = p.with_name(p.name.replace('_image.tif', '_depth.tif'))
+            if not dep.exists(): raise DeepMACTError(f"{folder}: {p.name} has no depth maps ({dep.name}); write the folder with export_projections, or train a network without depth")
+            item += (load_triplet(dep),)
+        out.append(item)
     return out
 
 # %% ../nbs/02_prep.ipynb #278a4ee2

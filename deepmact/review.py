@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage as ndi
 from .io import DeepMACTError, open_scan
-from .prep import plan_subvolumes, read_subvolume, max_projections, save_triplet, subvolume_name, read_plan, overview
+from .prep import plan_subvolumes, read_subvolume, max_projections, projections_with_depth, save_triplet, subvolume_name, read_plan, overview
 from .metastases import global_points
 from .filter_detector import grow_region
 
@@ -453,7 +453,9 @@ def _export_training(self, out_dir):
     out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
     for s in done:
         sv = self.subvolumes[s]
-        save_triplet(out_dir / f'{subvolume_name(sv)}_image.tif', max_projections(read_subvolume(self.scan, sv)))
+        maxima, depths = projections_with_depth(read_subvolume(self.scan, sv))
+        save_triplet(out_dir / f'{subvolume_name(sv)}_depth.tif', depths)
+        save_triplet(out_dir / f'{subvolume_name(sv)}_image.tif', maxima)
         save_triplet(out_dir / f'{subvolume_name(sv)}_label.tif', max_projections(self.label_volume(s) > 0))
     return done
 Review.export_training = _export_training

@@ -15,9 +15,9 @@ from .unet import build_unet, save_model
 from .metrics import dice
 
 # %% auto #0
-__all__ = ['LOSSES', 'SYNTHETIC_SHAPES', 'weighted_bce', 'soft_dice_loss', 'normalize_projection', 'projection_samples',
-           'kfold_split', 'augment', 'random_crop', 'batches', 'evaluate', 'train_model', 'plot_history',
-           'train_synthetic', 'train_on_folders', 'train_synthetic_3d']
+__all__ = ['LOSSES', 'SYNTHETIC_SHAPES', 'weighted_bce', 'soft_dice_loss', 'normalize_projection', 'network_input', 'uses_depth',
+           'projection_samples', 'kfold_split', 'augment', 'random_crop', 'batches', 'evaluate', 'train_model',
+           'plot_history', 'train_synthetic', 'train_on_folders', 'train_synthetic_3d']
 
 # %% ../nbs/05_train.ipynb #0adf9ad5
 def weighted_bce(prob, target, weights=(2.0, 0.5), eps=1e-4):
@@ -42,17 +42,27 @@ def normalize_projection(image):
     image = np.asarray(image, np.float32)
     return image / max(float(image.max()), 1e-3)
 
-def projection_samples(folders, group_by='auto'):
-    "List of (image, label, group) from triplet folders (`export_projections` with labels); three samples per subvolume."
+def network_input(image):
+    "Float32 (C, ...) input of a network: each channel of `image` (C, ...) divided by its maximum."
+    image = np.asarray(image, np.float32)
+    return np.stack([normalize_projection(c) for c in image])
+
+def uses_depth(model) -> bool:
+    "Whether a 2D `model` reads depth maps (a second input channel) beside the projections."
+    return model.config.get('dim', 2) == 2 and model.config.get('in_channels', 1) == 2
+
+def projection_samples(folders, group_by='auto', depth=False):
+    "List of (image (C, H, W), label, group) from triplet folders (`export_projections` with labels); three samples per subvolume; `depth`: C = 2."
     folders = [Path(f) for f in ([folders] if isinstance(folders, (str, Path)) else folders)]
     if group_by == 'auto': group_by = 'scan' if len(folders) > 1 else 'subvolume'
     if group_by not in ('scan', 'subvolume'): raise DeepMACTError(f"group_by must be 'scan', 'subvolume' or 'auto', got {group_by!r}")
     samples = []
     for k, folder in enumerate(folders):
-        for sid, images, labels in load_projections(folder):
+        for sid, images, labels, *depths in load_projections(folder, depth=depth):
             if labels is None: raise DeepMACTError(f"{folder}: subvolume {sid} has no label triplet (subvolume_{sid:05d}_label.tif)")
-            for img, lab in zip(images, labels):
-                samples.append((img, (lab > 0).astype(np.uint8), k if group_by == 'scan' else (k, sid)))
+            for v, (img, lab) in enumerate(zip(images, labels)):
+                image = np.stack([img, depths[0][v]]).astype(np.result_type(img, np.uint16)) if depth else img[None]
+                samples.append((image, (lab > 0).astype(np.uint8), k if group_by == 'scan' else (k, sid)))
     return samples
 
 # %% ../nbs/05_train.ipynb #543c4d9d
@@ -77,32 +87,32 @@ def augment(image, label, rng):
     return np.ascontiguousarray(image), np.ascontiguousarray(label)
 
 def random_crop(image, label, crop, rng, positive_fraction=0.5):
-    "A `crop` x `crop` window (zero-padded if the image is smaller), centred on a label pixel with `positive_fraction`."
-    h, w = image.shape
+    "A `crop` x `crop` window of the last two axes (zero-padded if the image is smaller), centred on a label pixel with `positive_fraction`."
+    h, w = image.shape[-2:]
     ys, xs = np.nonzero(label) if rng.uniform() < positive_fraction else ((), ())
     if len(ys):
         i = rng.integers(len(ys))
         y0, x0 = ys[i] - rng.integers(crop), xs[i] - rng.integers(crop)
     else: y0, x0 = rng.integers(min(-1, h - crop) + 1, max(h - crop, 0) + 1), rng.integers(min(-1, w - crop) + 1, max(w - crop, 0) + 1)
     y0, x0 = int(np.clip(y0, min(0, h - crop), max(h - crop, 0))), int(np.clip(x0, min(0, w - crop), max(w - crop, 0)))
-    out_i, out_l = np.zeros((crop, crop), np.float32), np.zeros((crop, crop), np.float32)
+    out_i, out_l = np.zeros(image.shape[:-2] + (crop, crop), np.float32), np.zeros((crop, crop), np.float32)
     sy, sx = slice(max(y0, 0), min(y0 + crop, h)), slice(max(x0, 0), min(x0 + crop, w))
-    out_i[sy.start - y0:sy.stop - y0, sx.start - x0:sx.stop - x0] = image[sy, sx]
+    out_i[..., sy.start - y0:sy.stop - y0, sx.start - x0:sx.stop - x0] = image[..., sy, sx]
     out_l[sy.start - y0:sy.stop - y0, sx.start - x0:sx.stop - x0] = label[sy, sx]
     return out_i, out_l
 
 def batches(samples, indices, batch_size, crop, rng, train=True):
-    "Yield (images, labels) tensors (B, 1, H, W): shuffled, cropped and augmented when `train`."
+    "Yield (images (B, C, ...), labels (B, 1, ...)) tensors: shuffled, cropped and augmented when `train`."
     order = rng.permutation(indices) if train else np.asarray(indices)
     for s in range(0, len(order), batch_size):
         imgs, labs = [], []
         for i in order[s:s + batch_size]:
-            img, lab = normalize_projection(samples[i][0]), samples[i][1].astype(np.float32)
+            img, lab = network_input(samples[i][0]), samples[i][1].astype(np.float32)
             if train:
                 img, lab = augment(img, lab, rng)
                 if crop is not None: img, lab = random_crop(img, lab, crop, rng)
             imgs.append(img); labs.append(lab)
-        yield torch.from_numpy(np.stack(imgs)[:, None]), torch.from_numpy(np.stack(labs)[:, None])
+        yield torch.from_numpy(np.stack(imgs)), torch.from_numpy(np.stack(labs)[:, None])
 
 # %% ../nbs/05_train.ipynb #74204dfb
 def evaluate(model, samples, indices, loss_fn):
@@ -179,8 +189,8 @@ def _fit_and_save(model, samples, out, epochs, k, fold, seed, meta, **kwargs):
 SYNTHETIC_SHAPES = ((256, 768, 384), (350, 650, 350))   # the demo's shape (border and padded subvolumes) and full cubes
 
 def train_synthetic(out, data_dir, seeds=range(1000, 1040), shapes=SYNTHETIC_SHAPES, n_metastases=120, size=350,
-                    overlap=50, config='lean', epochs=60, k=5, fold=0, seed=0, progress=True, **kwargs):
-    "Train a network from scratch on synthetic scans made with `seeds` (shapes taken in turn); save it to `out`."
+                    overlap=50, config='lean', epochs=60, k=5, fold=0, seed=0, progress=True, depth=True, **kwargs):
+    "Train a network from scratch on synthetic scans made with `seeds` (shapes taken in turn); save it to `out`; `depth`: it reads depth maps too."
     from deepmact.synthetic import SyntheticScan
     from deepmact.prep import export_projections
     data_dir, seeds = Path(data_dir), [int(s) for s in seeds]
@@ -191,9 +201,9 @@ def train_synthetic(out, data_dir, seeds=range(1000, 1040), shapes=SYNTHETIC_SHA
         scan = SyntheticScan(shape, seed=s, n_metastases=n_metastases)
         name = f"seed{s}-{'x'.join(map(str, shape))}-{n_metastases}-{size}-{overlap}"   # resumes only the same data
         folders.append(export_projections(scan, data_dir / name, labels=scan.labels, size=size, overlap=overlap))
-    samples = projection_samples(folders, group_by='scan')
+    samples = projection_samples(folders, group_by='scan', depth=depth)
     torch.manual_seed(seed)
-    model = build_unet(config)
+    model = build_unet(config, in_channels=2 if depth else 1)
     meta = dict(data='synthetic', data_seeds=seeds, scan_shapes=[list(s) for s in shapes], n_metastases=n_metastases,
                 subvolume_size=size, overlap=overlap, n_samples=len(samples))
     return _fit_and_save(model, samples, out, epochs, k, fold, seed, meta, progress=progress, **kwargs)
@@ -202,9 +212,9 @@ def train_on_folders(out, folders, weights=None, epochs=20, lr=1e-4, k=5, fold=0
     "Fine-tune `weights` (default: the shipped model) on triplet folders with labels; save to `out`."
     from deepmact.unet import load_model
     folders = [Path(f) for f in ([folders] if isinstance(folders, (str, Path)) else folders)]
-    # validation by whole scans when there are enough of them for k folds, else by subvolume
-    samples = projection_samples(folders, group_by='scan' if len(folders) >= k else 'subvolume')
     model = load_model(weights).train()
+    # validation by whole scans when there are enough of them for k folds, else by subvolume
+    samples = projection_samples(folders, group_by='scan' if len(folders) >= k else 'subvolume', depth=uses_depth(model))
     meta = dict(data='folders', folders=[str(f) for f in folders], start_weights=str(weights or 'shipped'),
                 n_samples=len(samples))
     return _fit_and_save(model, samples, out, epochs, k, fold, seed, meta, lr=lr, progress=progress, **kwargs)
@@ -214,7 +224,7 @@ def train_synthetic_3d(out, n_cubes=400, size=64, seed=2000, config='3d-2', epoc
                        progress=True, **kwargs):
     "Train a 3D U-Net on `n_cubes` synthetic cubes of edge `size` (data seed `seed`); save it to `out`."
     from deepmact.synthetic import training_subvolumes
-    samples = [(img, lab, i) for i, (img, lab) in enumerate(training_subvolumes(n_cubes, size=size, seed=seed))]
+    samples = [(img[None], lab, i) for i, (img, lab) in enumerate(training_subvolumes(n_cubes, size=size, seed=seed))]
     torch.manual_seed(0)
     model = build_unet(config)
     meta = dict(data='synthetic cubes', data_seed=seed, n_cubes=n_cubes, cube_size=size, n_samples=len(samples))
