@@ -50,6 +50,9 @@ def detection_scores(hits, truth_ids):
     precision = tp / n_pred if n_pred else 1.0
     recall = len(found) / n_true if n_true else 1.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    times = {}
+    for h in hits:
+        for i in h & truth_ids: times[i] = times.get(i, 0) + 1
     return dict(n_predicted=n_pred, n_true=n_true, true_positives=tp, false_positives=n_pred - tp,
                 detected=len(found), missed=n_true - len(found), merged=sum(1 for h in hits if len(h) > 1),
-                precision=precision, recall=recall, f1=f1)
+                split=sum(1 for n in times.values() if n > 1), precision=precision, recall=recall, f1=f1)

@@ -94,6 +94,8 @@ def predict_maps(model, triplet, depths=None):
     "Probability maps (float32) of the three projections of a subvolume; `depths` (`projections_with_depth`) for a network that reads them."
     if not uses_depth(model): images = [np.asarray(p)[None] for p in triplet]
     elif depths is None: raise DeepMACTError("this network reads depth maps beside the projections: pass depths= (from projections_with_depth)")
+    elif [np.shape(d) for d in depths] != [np.shape(p) for p in triplet]:
+        raise DeepMACTError(f"depths must have the projections' shapes {[np.shape(p) for p in triplet]}, got {[np.shape(d) for d in depths]}")
     else: images = [np.stack([p, d]) for p, d in zip(triplet, depths)]
     xs = [torch.from_numpy(network_input(im))[None] for im in images]
     with torch.inference_mode():
@@ -160,9 +162,7 @@ def segment(maps, volume, mode='multiply', threshold=0.5, two_views=True, min_co
     if two_views:
         for hidden in range(3):
             for pts, _ in two_view_candidates(maps, hidden, threshold):
-                new = ~taken[tuple(pts.T)]
-                if new.mean() < 0.5: continue
-                pts = pts[new]
+                if taken[tuple(pts.T)].any(): continue
                 taken[tuple(pts.T)] = True
                 comps.append((pts, _mean_probability(maps, pts)))
     return contrast_checked(comps, volume, min_contrast, taken, black)

@@ -19,15 +19,16 @@ __all__ = ['evaluate_synthetic', 'record_facts']
 def evaluate_synthetic(model, seeds, out_dir, shape=None, style=None, **kwargs):
     "Object-level scores of `model` on synthetic scans with `seeds` (never used in training; `style`: more `SyntheticScan` arguments), per scan and pooled."
     from deepmact.synthetic import SyntheticScan, DEFAULT_SHAPE
-    rows, hits = [], dict(tp=0, pred=0, detected=0, true=0)
+    rows, hits = [], dict(tp=0, pred=0, detected=0, true=0, split=0)
     for seed in seeds:
         syn = SyntheticScan(shape or DEFAULT_SHAPE, seed=seed, **(style or {}))
         res = detect_scan(syn, Path(out_dir) / f'seed{seed}', model, progress=False, **kwargs)
         s = score_detections(res['records'], syn.labels, [t['metastasis_id'] for t in syn.truth])
         rows.append(dict(seed=seed, **{k: round(v, 4) if isinstance(v, float) else v for k, v in s.items()}))
         hits['tp'] += s['true_positives']; hits['pred'] += s['n_predicted']; hits['detected'] += s['detected']; hits['true'] += s['n_true']
+        hits['split'] += s['split']
     p, r = hits['tp'] / max(hits['pred'], 1), hits['detected'] / max(hits['true'], 1)
-    return dict(per_scan=rows, precision=p, recall=r, f1=2 * p * r / (p + r) if p + r else 0.0)
+    return dict(per_scan=rows, precision=p, recall=r, f1=2 * p * r / (p + r) if p + r else 0.0, split=hits['split'], n_true=hits['true'])
 
 def record_facts(path, **facts):
     "Add `facts` to the meta of the model file `path` (and its JSON), atomically."
