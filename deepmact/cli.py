@@ -4,34 +4,32 @@
 
 # %% ../nbs/90_cli.ipynb #20eadb8d
 from __future__ import annotations
-import argparse, csv, json, math, sys, time, shutil, tempfile
+import argparse, csv, json, math, os, sys, time, shutil, subprocess, tempfile
 from pathlib import Path
-from .io import DeepMACTError, open_scan, write_tiff_planes, atomic_path
-from .prep import (plan_with_tissue, grid_shape, save_subvolumes, export_projections, write_plan, show_plan,
-                           measure_cut)
-from .io import iter_slabs
-from .unet import load_model, WEIGHTS_DIR
-from .predict import detect_scan, score_detections, MODES
-from .filter_detector import filter_detect
-from .analysis import analyze
+# numpy, PyTorch and deepmact's chapters are imported inside the functions that use them: `deepmact --help` and
+# `deepmact plan` stay quick, and `deepmact detect` loads only what detection needs
 
 # %% auto #0
-__all__ = ['BENCH_SHAPE', 'print_plan', 'write_truth_csv', 'prepare_demo', 'print_detection', 'run_demo', 'bench_cut',
-           'bench_detect', 'run_train', 'main', 'run']
+__all__ = ['BENCH_SHAPE', 'SHELL_SHAPES', 'MODES', 'print_plan', 'write_truth_csv', 'prepare_demo', 'print_detection', 'run_demo',
+           'bench_cut', 'bench_detect', 'time_shell', 'bench_shell', 'run_train', 'main', 'run']
 
 # %% ../nbs/90_cli.ipynb #9778402b
 def print_plan(scan, size=350, overlap=50, out=None, figure=None, limit=20):
     "Print the subvolume plan of `scan` (first `limit` rows); write `plan.csv`/a figure when asked. Returns (plan, keep)."
+    from deepmact.io import open_scan, atomic_path
+    from deepmact.prep import plan_with_tissue, grid_shape, write_plan, show_plan, plan_voxels
     scan = open_scan(scan)
     plan, keep = plan_with_tissue(scan, size, overlap)
     vs = 'unknown' if scan.voxel_size is None else ' x '.join(f'{v:g}' for v in scan.voxel_size) + ' um'
     print(f"scan: {scan.path or 'array'} ({scan.kind})\n  shape (z, y, x) {scan.shape}, {scan.dtype}, "
           f"{scan.nbytes / 1e9:.2f} GB, voxel size {vs}")
-    print(f"plan: subvolumes of {size}^3 voxels, overlap {overlap}, step {size - overlap}: grid (z, y, x) "
-          f"{grid_shape(scan.shape, size, overlap)} = {len(plan)} subvolumes, {int(keep.sum())} with tissue")
-    print(f"  {'id':>6} {'index (z,y,x)':>15} {'offset (z,y,x)':>20} tissue")
+    print(f"plan: subvolumes of up to {size}^3 voxels (the last on each axis cut at the scan's end), overlap {overlap}, "
+          f"step {size - overlap}: grid (z, y, x) {grid_shape(scan.shape, size, overlap)} = {len(plan)} subvolumes, "
+          f"{int(keep.sum())} with tissue\n  work: {plan_voxels(plan) / 1e6:.1f} M voxels of subvolumes for "
+          f"{scan.size / 1e6:.1f} M of scan ({plan_voxels(plan) / scan.size:.2f}x)")
+    print(f"  {'id':>6} {'index (z,y,x)':>15} {'offset (z,y,x)':>20} {'shape (z,y,x)':>20} tissue")
     for sv, k in list(zip(plan, keep))[:limit]:
-        print(f"  {sv.id:>6} {str(sv.index):>15} {str(sv.offset):>20} {'yes' if k else 'no'}")
+        print(f"  {sv.id:>6} {str(sv.index):>15} {str(sv.offset):>20} {str(sv.shape):>20} {'yes' if k else 'no'}")
     if len(plan) > limit: print(f"  ... {len(plan) - limit} more")
     if out is not None: print(f"plan table: {write_plan(out, plan, keep)}")
     if figure is not None:
@@ -43,6 +41,7 @@ def print_plan(scan, size=350, overlap=50, out=None, figure=None, limit=20):
 # %% ../nbs/90_cli.ipynb #3df0b64a
 def write_truth_csv(path, truth) -> Path:
     "Write the ground-truth table of a synthetic scan (a list of dicts) as CSV, atomically."
+    from deepmact.io import DeepMACTError, atomic_path
     if not truth: raise DeepMACTError("the ground-truth table is empty")
     with atomic_path(path) as tmp, open(tmp, 'w', newline='') as f:
         w = csv.DictWriter(f, fieldnames=list(truth[0])); w.writeheader(); w.writerows(truth)
@@ -51,6 +50,7 @@ def write_truth_csv(path, truth) -> Path:
 def prepare_demo(out='deepmact-demo', seed=0, shape=None, size=350, overlap=50):
     "Render the default synthetic scan into `out/scan` (unless already there), then print its plan."
     from deepmact.synthetic import SyntheticScan, DEFAULT_SHAPE
+    from deepmact.io import write_tiff_planes, atomic_path
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     params = {'seed': int(seed), 'shape': list(shape or DEFAULT_SHAPE)}
     meta = out/'synthetic.json'
@@ -76,6 +76,7 @@ def print_detection(summary, out):
 def run_demo(out='deepmact-demo', seed=0, size=350, overlap=50, progress=True):
     "Prepare the default synthetic scan, detect its metastases with the shipped weights, score them against the truth."
     from deepmact.synthetic import SyntheticScan
+    from deepmact.predict import detect_scan, score_detections
     out = Path(out)
     prepare_demo(out, seed, size=size, overlap=overlap)
     syn = SyntheticScan(seed=seed)
@@ -91,6 +92,8 @@ def run_demo(out='deepmact-demo', seed=0, size=350, overlap=50, progress=True):
 def bench_cut(gb=4.0, out=None, keep_scan=False, seed=1, size=350, overlap=50) -> dict:
     "Write a synthetic scan of about `gb` GB (1024 x 1024 planes) and measure cutting it; prints and returns the report."
     from deepmact.synthetic import SyntheticScan
+    from deepmact.io import DeepMACTError, write_tiff_planes
+    from deepmact.prep import measure_cut
     if not gb > 0: raise DeepMACTError(f"--memory must be positive, got {gb}")
     work = Path(out) if out else Path(tempfile.mkdtemp(prefix='deepmact-bench-'))
     own_work = out is None
@@ -105,7 +108,7 @@ def bench_cut(gb=4.0, out=None, keep_scan=False, seed=1, size=350, overlap=50) -
     r['write_s'] = t_write
     print(f"cut benchmark: {r['scan_bytes'] / 1e9:.2f} GB scan {tuple(r['shape'])} as TIFF planes "
           f"(rendered and written in {t_write:.0f} s)\n"
-          f"  {r['tissue_subvolumes']} of {r['subvolumes']} subvolumes of {size}^3 cut and projected in "
+          f"  {r['tissue_subvolumes']} of {r['subvolumes']} subvolumes of up to {size}^3 cut and projected in "
           f"{r['overview_s'] + r['cut_s']:.1f} s ({r['scan_bytes'] / 1e6 / (r['overview_s'] + r['cut_s']):.0f} MB/s)\n"
           f"  peak resident memory {r['peak_rss_mb']:.0f} MB ({r['baseline_rss_mb']:.0f} MB after imports)")
     return r
@@ -116,6 +119,10 @@ BENCH_SHAPE = (350, 950, 650)    # 216 M voxels: 3 x 2 subvolumes of 350 with 50
 def bench_detect(shape=BENCH_SHAPE, seed=1, out=None, with_3d=True, size=350, overlap=50) -> dict:
     "Time the detection pipeline stage by stage on a synthetic scan, and 3D alternative #2 beside it; prints the report."
     from deepmact.synthetic import SyntheticScan
+    from deepmact.io import open_scan, write_tiff_planes, iter_slabs
+    from deepmact.unet import load_model, WEIGHTS_DIR
+    from deepmact.predict import detect_scan, score_detections
+    from deepmact.filter_detector import filter_detect
     work = Path(out) if out else Path(tempfile.mkdtemp(prefix='deepmact-bench-'))
     try:
         syn = SyntheticScan(tuple(shape), seed=seed)
@@ -163,22 +170,95 @@ def bench_detect(shape=BENCH_SHAPE, seed=1, out=None, with_3d=True, size=350, ov
     finally:
         if out is None: shutil.rmtree(work, ignore_errors=True)
 
+
+# %% ../nbs/90_cli.ipynb #91abd49b
+SHELL_SHAPES = ((400, 800, 800), (500, 1400, 1430))   # 256 M and 1.0 G voxels
+
+def _deepmact_command() -> list:
+    "How to start the `deepmact` command: the console script beside this Python, else `python -m deepmact.cli`."
+    script = Path(sys.executable).parent / 'deepmact'
+    return [str(script)] if script.exists() else [sys.executable, '-m', 'deepmact.cli']
+
+def time_shell(*args) -> tuple[float, subprocess.CompletedProcess]:
+    "Wall-clock seconds of `deepmact ARGS...` in a fresh process, and the finished process."
+    from deepmact.io import DeepMACTError
+    t0 = time.perf_counter()
+    r = subprocess.run(_deepmact_command() + [str(a) for a in args], capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    if r.returncode != 0:
+        raise DeepMACTError(f"deepmact {' '.join(map(str, args[:1]))} failed (exit {r.returncode}): {' '.join(r.stderr.strip().splitlines()[-1:])}")
+    return wall, r
+
+def bench_shell(shapes=SHELL_SHAPES, seed=1, out=None, repeat=1) -> list[dict]:
+    "Time `deepmact detect` in a fresh process (wall clock, imports included) on synthetic scans of `shapes`, beside reading each once; prints the report."
+    from deepmact.synthetic import SyntheticScan
+    from deepmact.io import open_scan, write_tiff_planes, iter_slabs
+    from deepmact.prep import plan_subvolumes, plan_voxels
+    work = Path(out) if out else Path(tempfile.mkdtemp(prefix='deepmact-bench-'))
+    reports = []
+    try:
+        t_help = min(time_shell('--help')[0] for _ in range(2))
+        print(f"shell benchmark: `deepmact detect SCAN --out DIR` in a fresh process, wall clock (imports included); "
+              f"{os.cpu_count()} cores\n  deepmact --help: {t_help:.2f} s (Python's start and the command's imports)")
+        for shape in shapes:
+            shape = tuple(int(n) for n in shape)
+            folder, meta = work / f"scan-{'x'.join(map(str, shape))}-{seed}", work / f"scan-{'x'.join(map(str, shape))}-{seed}.json"
+            if not (folder.exists() and meta.exists()):
+                t0 = time.perf_counter()
+                write_tiff_planes(folder, SyntheticScan(shape, seed=seed), voxel_size=(10., 10., 10.))
+                meta.write_text(json.dumps({'shape': shape, 'seed': seed}))
+                print(f"  scan {shape} (seed {seed}) rendered and written as TIFF planes in {time.perf_counter() - t0:.0f} s")
+            scan = open_scan(folder)
+            n = scan.size
+            for _ in iter_slabs(scan, 64): pass              # once into the page cache, as a scan a user just wrote
+            t0 = time.perf_counter()
+            for _ in iter_slabs(scan, 64): pass
+            t_read = time.perf_counter() - t0
+            for k in range(repeat):
+                det = work / f"detect-{'x'.join(map(str, shape))}-{k}"
+                shutil.rmtree(det, ignore_errors=True)           # a fresh run, never a resumed one
+                wall, _ = time_shell('detect', folder, '--out', det)
+                run = json.loads((det / 'run.json').read_text())
+                t_det = run['timings']['total']
+                r = dict(shape=list(shape), voxels=n, read_s=t_read, wall_s=wall, detect_s=t_det, help_s=t_help,
+                         mvoxels_per_s=n / wall / 1e6, ratio_to_read=wall / t_read, n_subvolumes=run['n_subvolumes'],
+                         n_processed=run['n_processed'], work_voxels=plan_voxels(plan_subvolumes(shape)), run=k + 1)
+                reports.append(r)
+                print(f"  {str(shape):17s} {n / 1e6:6.0f} M voxels: read once {t_read:5.2f} s ({n / t_read / 1e6:5.0f} M voxels/s); "
+                      f"deepmact detect {wall:6.2f} s wall = {r['mvoxels_per_s']:5.1f} M voxels/s, {r['ratio_to_read']:5.1f}x the read "
+                      f"(detection {t_det:.2f} s, the rest start and imports); {run['n_processed']} of {run['n_subvolumes']} "
+                      f"subvolumes, {r['work_voxels'] / n:.2f}x the scan's voxels")
+        return reports
+    finally:
+        if out is None: shutil.rmtree(work, ignore_errors=True)
+
+# %% ../nbs/90_cli.ipynb #26f50508
 def run_train(args):
-    "`deepmact train`: from scratch on synthetic scans, or fine-tune on triplet folders and/or scans with label volumes."
-    from deepmact.train import train_synthetic, train_on_folders
+    "`deepmact train`: from scratch on synthetic scans, or on folders of scans and labels, scan/label pairs and triplet folders."
+    from deepmact.io import DeepMACTError
+    from deepmact.train import train_synthetic, train_on_folders, train_on_scans, pairs_in_folders
     out = Path(args.out)
+    if args.init and args.weights: raise DeepMACTError("--weights is the older name of --init FILE: give one of them")
+    init = args.init or args.weights or 'shipped'
     if args.synthetic:
+        if args.scans is not None: raise DeepMACTError(f"--scans takes a folder of scans; the number of synthetic scans is --n-synthetic (got --scans {args.scans})")
         model, hist = train_synthetic(out, out.parent / f'{out.stem}-data', epochs=args.epochs or 60,
-                                      seeds=range(args.first_seed, args.first_seed + args.scans), depth=not args.no_depth)
+                                      seeds=range(args.first_seed, args.first_seed + args.n_synthetic), depth=not args.no_depth)
     else:
-        folders = [Path(f) for f in (args.triplets or [])]
-        scans, labels = args.scan or [], args.labels or []
-        if len(scans) != len(labels): raise DeepMACTError(f"--scan and --labels come in pairs; got {len(scans)} scans and {len(labels)} label volumes")
-        for i, (s, l) in enumerate(zip(scans, labels)):
-            folders.append(export_projections(open_scan(s), out.parent / f'{out.stem}-triplets-{i}', labels=l,
-                                              size=args.size, overlap=args.overlap))
-        if not folders: raise DeepMACTError("train needs --synthetic, --triplets DIR or --scan SCAN --labels LABELS")
-        model, hist = train_on_folders(out, folders, weights=args.weights, epochs=args.epochs or 20, lr=args.lr)
+        labels, folders = args.labels or [], [Path(f) for f in (args.triplets or [])]
+        if args.scans is not None:
+            if args.scan: raise DeepMACTError("give either --scans DIR --labels DIR or --scan FILE --labels FILE pairs, not both")
+            if len(labels) != 1: raise DeepMACTError(f"--scans DIR takes one --labels DIR (the folder of label volumes); got {len(labels)}")
+            pairs = pairs_in_folders(args.scans, labels[0])
+        else:
+            scans = args.scan or []
+            if len(scans) != len(labels): raise DeepMACTError(f"--scan and --labels come in pairs; got {len(scans)} scans and {len(labels)} label volumes")
+            pairs = list(zip(scans, labels))
+        if not pairs and not folders: raise DeepMACTError("train needs --synthetic, --scans DIR --labels DIR, --scan SCAN --labels LABELS or --triplets DIR")
+        if pairs:
+            model, hist = train_on_scans(out, pairs, init=init, epochs=args.epochs or 20, voxel_size=args.voxel_size,
+                                         size=args.size, overlap=args.overlap, lr=args.lr, only_tissue=not args.all, folders=folders)
+        else: model, hist = train_on_folders(out, folders, weights=init, epochs=args.epochs or 20, lr=args.lr)
     best = min(hist, key=lambda h: h['val_loss'])
     print(f"trained {len(hist)} epochs; best epoch {best['epoch']}: validation loss {best['val_loss']:.4f}, "
           f"Dice {best['val_dice']:.3f}; saved to {out} (+ {out.with_suffix('.json').name})")
@@ -189,6 +269,8 @@ def _counts_or_auto(v):
     if v == 'auto': return v
     try: return float(v)
     except ValueError: raise argparse.ArgumentTypeError(f"expected 'auto' or a number of counts, got {v!r}") from None
+
+MODES = ('multiply', 'average', 'voting')   # deepmact.predict.MODES, spelled out: the parser does not import PyTorch
 
 def _parser():
     p = argparse.ArgumentParser(prog='deepmact', description='Find and measure micrometastases in whole-body scans.')
@@ -217,6 +299,9 @@ def _parser():
                    help='keep a detection only if its median intensity is this many times its surroundings (default 1.4; 0: off)')
     q.add_argument('--no-two-views', action='store_true',
                    help='do not look for metastases two views see and the third cannot (the published predict_3D)')
+    q.add_argument('--no-split', action='store_true', help='keep touching blobs as one detection (default: split them at their necks)')
+    q.add_argument('--no-resample', action='store_true',
+                   help='do not resample an anisotropic scan (given --voxel-size or its metadata) to isotropic voxels for the network')
     q.add_argument('--black-level', default='auto', type=_counts_or_auto,
                    help="the camera's counts without light, subtracted before the contrast check "
                         "(default auto: measured on the air around the mouse)")
@@ -230,22 +315,32 @@ def _parser():
     q.add_argument('--channel2', help='a second channel of the scan (same shape), e.g. an antibody')
     q.add_argument('--min-contrast', type=float, default=1.5, help='targeted if contrast >= this (default 1.5) ...')
     q.add_argument('--max-p', type=float, default=1e-3, help='... and the Welch t-test p <= this (default 0.001)')
-    q = sub.add_parser('train', help='train a network: on synthetic scans, or fine-tune on your labelled data')
+    q = sub.add_parser('train', help='train a network: on your labelled scans (fine-tuning the shipped one), or on synthetic scans')
     q.add_argument('--out', required=True, help='model file to write (.pt; a .json with how it was made goes beside it)')
-    q.add_argument('--synthetic', action='store_true', help='train from scratch on synthetic scans')
-    q.add_argument('--first-seed', type=int, default=1000); q.add_argument('--scans', type=int, default=40)
-    q.add_argument('--no-depth', action='store_true', help='with --synthetic: a network of projections only (the published input), without depth maps')
+    q.add_argument('--scans', metavar='DIR', help='folder of scans, each with its label volume in --labels DIR (matched by name)')
+    q.add_argument('--labels', action='append', metavar='DIR|FILE', help='with --scans: the folder of label volumes; with --scan: the label volume of the preceding --scan')
+    q.add_argument('--scan', action='append', help='a scan to train on (repeatable; each with a --labels FILE)')
     q.add_argument('--triplets', nargs='+', help='folders of image, depth and label triplets (deepmact cut --projections --labels)')
-    q.add_argument('--scan', action='append', help='a scan to train on (repeatable; each with a --labels)')
-    q.add_argument('--labels', action='append', help='the label volume of the preceding --scan')
-    q.add_argument('--weights', help='weights to fine-tune (default: the shipped ones)')
-    q.add_argument('--epochs', type=int); q.add_argument('--lr', type=float, default=1e-4)
-    q.add_argument('--size', type=int, default=350); q.add_argument('--overlap', type=int, default=50)
+    q.add_argument('--init', metavar='shipped|none|FILE', help="start from: shipped (default: fine-tune the shipped weights), none (a new network) or a model file")
+    q.add_argument('--weights', help=argparse.SUPPRESS)          # the older name of --init FILE
+    q.add_argument('--voxel-size', type=float, nargs=3, metavar=('Z', 'Y', 'X'), help="the scans' voxel size in micrometres (recorded with the model)")
+    q.add_argument('--all', action='store_true', help='train on subvolumes without tissue too')
+    q.add_argument('--epochs', type=int, help='epochs (default 20; 60 with --synthetic)')
+    q.add_argument('--lr', type=float, help='learning rate (default 1e-4 to fine-tune, 1e-3 with --init none)')
+    q.add_argument('--size', type=int, default=350, help='subvolume edge in voxels (default 350)')
+    q.add_argument('--overlap', type=int, default=50, help='overlap of neighbouring subvolumes in voxels (default 50)')
+    q.add_argument('--synthetic', action='store_true', help='train from scratch on synthetic scans')
+    q.add_argument('--n-synthetic', type=int, default=40, metavar='N', help='with --synthetic: how many synthetic scans (default 40)')
+    q.add_argument('--first-seed', type=int, default=1000, metavar='SEED', help='with --synthetic: the seed of the first scan (default 1000)')
+    q.add_argument('--no-depth', action='store_true', help='with --synthetic: a network of projections only (the published input), without depth maps')
     q = sub.add_parser('demo', help='detect metastases in a synthetic scan and score them against its ground truth')
     q.add_argument('--out', default='deepmact-demo', help='output folder (default ./deepmact-demo)')
     q.add_argument('--seed', type=int, default=0)
-    q = sub.add_parser('bench', help='benchmarks: speed of detection stage by stage (or --memory GB: memory of cutting)')
-    q.add_argument('--shape', type=int, nargs=3, default=list(BENCH_SHAPE), metavar=('Z', 'Y', 'X'))
+    q = sub.add_parser('bench', help='benchmarks: speed of detection stage by stage (--shell: as a user runs it; --memory GB: memory of cutting)')
+    q.add_argument('--shape', type=int, nargs=3, metavar=('Z', 'Y', 'X'), help=f'scan shape (default {BENCH_SHAPE}; with --shell the two scans of SHELL_SHAPES)')
+    q.add_argument('--shell', action='store_true', help='instead: time `deepmact detect` in a fresh process, wall clock, on 256 M and 1 G voxel scans')
+    q.add_argument('--repeat', type=int, default=1, help='with --shell: fresh detections per scan (default 1; the machine may be busy)')
+    q.add_argument('--quality', action='store_true', help='instead: precision, recall and F1 of the network and the filter detector on the held-out styles')
     q.add_argument('--no-3d', action='store_true', help='skip 3D alternative #2')
     q.add_argument('--memory', type=float, metavar='GB', help='instead: cut a synthetic scan of GB gigabytes, report peak memory')
     q.add_argument('--out', help='work folder (default: a temporary one)')
@@ -254,26 +349,33 @@ def _parser():
 def main(argv=None) -> int:
     "Entry point of the `deepmact` command; returns the exit code."
     args = _parser().parse_args(argv)
+    from deepmact.io import DeepMACTError, open_scan      # after parsing: --help and usage errors import nothing
     try:
         if args.command in ('plan', 'cut'):
             scan = open_scan(args.scan, args.voxel_size)
             if args.command == 'plan': print_plan(scan, args.size, args.overlap, out=args.out, figure=args.figure)
             elif args.projections or args.labels:
+                from deepmact.prep import export_projections
                 out = export_projections(scan, args.out, labels=args.labels, size=args.size, overlap=args.overlap,
                                          only_tissue=not args.all)
                 print(f"projection triplets in {out}")
             else:
+                from deepmact.prep import save_subvolumes
                 out = save_subvolumes(scan, args.out, args.size, args.overlap, only_tissue=not args.all,
                                       compress=args.compress, progress=True)
                 print(f"subvolumes in {out} (plan in {out/'plan.csv'})")
         elif args.command == 'detect':
+            from deepmact.predict import detect_scan
+            detector = None
+            if args.detector == 'filter': from deepmact.filter_detector import filter_detect as detector
             scan = open_scan(args.scan, args.voxel_size)
             res = detect_scan(scan, args.out, args.weights, mode=args.mode, threshold=args.threshold,
                               two_views=not args.no_two_views, min_contrast=args.min_contrast or None, size=args.size,
                               overlap=args.overlap, only_tissue=not args.all, black_level=args.black_level,
-                              detector=filter_detect if args.detector == 'filter' else None)
+                              detector=detector, split=not args.no_split, resample=not args.no_resample)
             print_detection(res, args.out)
         elif args.command == 'analyze':
+            from deepmact.analysis import analyze
             rows = analyze(args.dir, organs=args.organs, channel2=args.channel2, min_contrast=args.min_contrast, max_p=args.max_p)
             n_t = sum(1 for r in rows if r.get('targeted') is True)
             print(f"{len(rows)} metastases" + (f", {n_t} targeted" if args.channel2 else '') +
@@ -282,7 +384,11 @@ def main(argv=None) -> int:
         elif args.command == 'demo': run_demo(args.out, args.seed)
         elif args.command == 'bench':
             if args.memory: bench_cut(args.memory, args.out)
-            else: bench_detect(tuple(args.shape), out=args.out, with_3d=not args.no_3d)
+            elif args.shell: bench_shell([args.shape] if args.shape else SHELL_SHAPES, out=args.out, repeat=args.repeat)
+            elif args.quality:
+                from deepmact.pretrained import quality_benchmark, print_quality
+                print_quality(quality_benchmark(out=args.out))
+            else: bench_detect(tuple(args.shape or BENCH_SHAPE), out=args.out, with_3d=not args.no_3d)
     except DeepMACTError as e:
         print(f"deepmact: error: {e}", file=sys.stderr)
         return 2
@@ -295,8 +401,12 @@ def main(argv=None) -> int:
     return 0
 
 def run():
-    "Console-script wrapper: exit with `main`'s code."
-    sys.exit(main())
+    "Console-script wrapper: exit with `main`'s code, without the interpreter's teardown."
+    code = main()
+    # every output is written and closed (atomic writes) when `main` returns; what is left is the interpreter's
+    # teardown, about 0.5 s once PyTorch is loaded (garbage-collecting its modules), which a user would wait for
+    sys.stdout.flush(); sys.stderr.flush()
+    os._exit(code)
 
 # `python -m deepmact.cli` runs the command; in this notebook (no __file__) the cell only defines it
 if __name__ == '__main__' and '__file__' in globals(): run()

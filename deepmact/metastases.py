@@ -91,9 +91,9 @@ def global_points(record):
 def owned_box(sv, scan_shape, overlap):
     "Global (lo, hi) of the part of the scan that subvolume `sv` owns: the partition of space among subvolumes."
     lo, hi = [], []
-    for o, n in zip(sv.offset, scan_shape):
+    for o, e, n in zip(sv.offset, sv.shape, scan_shape):
         lo.append(0 if o == 0 else o + overlap // 2)
-        hi.append(n if o + sv.size >= n else o + sv.size - overlap + overlap // 2)
+        hi.append(n if o + e >= n else o + e - overlap + overlap // 2)
     return np.array(lo), np.array(hi)
 
 def is_cut(points, sv, scan_shape):
@@ -102,7 +102,7 @@ def is_cut(points, sv, scan_shape):
     lo, hi = pts.min(0), pts.max(0)
     for a in range(3):
         if lo[a] == 0 and sv.offset[a] > 0: return True
-        if hi[a] == sv.size - 1 and sv.offset[a] + sv.size < scan_shape[a]: return True
+        if hi[a] == sv.shape[a] - 1 and sv.offset[a] + sv.shape[a] < scan_shape[a]: return True
     return False
 
 def keeps(points, sv, scan_shape, overlap, tolerance=2.0):

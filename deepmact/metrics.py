@@ -8,7 +8,7 @@ import numpy as np
 from .io import DeepMACTError
 
 # %% auto #0
-__all__ = ['dice', 'iou', 'truth_hits', 'detection_scores']
+__all__ = ['dice', 'iou', 'truth_overlaps', 'truth_hits', 'match_one_to_one', 'detection_scores', 'centre_scores']
 
 # %% ../nbs/04_metrics.ipynb #728cbb89
 def _pair(pred, truth):
@@ -29,30 +29,72 @@ def iou(pred, truth, empty=1.0):
     return float((pred & truth).sum() / union) if union else empty
 
 # %% ../nbs/04_metrics.ipynb #3600051e
-def truth_hits(points, truth_labels):
-    "For each predicted object (an (n, 3) array of global voxel coordinates), the set of true label ids it covers."
-    hits = []
+def truth_overlaps(points, truth_labels):
+    "For each predicted object (an (n, 3) array of global voxel coordinates), a dict {true label id: shared voxels}."
+    out = []
     for pts in points:
         pts = np.asarray(pts, int).reshape(-1, 3)
-        if len(pts) == 0: hits.append(set()); continue
+        if len(pts) == 0: out.append({}); continue
         lo, hi = pts.min(0), pts.max(0) + 1
         box = np.asarray(truth_labels[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]])
-        ids = box[tuple((pts - lo).T)]
-        hits.append(set(int(i) for i in np.unique(ids) if i))
-    return hits
+        ids, counts = np.unique(box[tuple((pts - lo).T)], return_counts=True)
+        out.append({int(i): int(n) for i, n in zip(ids, counts) if i})
+    return out
+
+def truth_hits(points, truth_labels):
+    "For each predicted object (an (n, 3) array of global voxel coordinates), the set of true label ids it covers."
+    return [set(o) for o in truth_overlaps(points, truth_labels)]
+
+def match_one_to_one(weights, n_pred):
+    "Pairs (prediction index, true id) of a maximum-weight one-to-one matching; `weights`: {(prediction, true id): weight > 0}."
+    from scipy.optimize import linear_sum_assignment
+    if not weights: return []
+    preds = sorted({p for p, _ in weights}); trues = sorted({t for _, t in weights})
+    pi, ti = {p: k for k, p in enumerate(preds)}, {t: k for k, t in enumerate(trues)}
+    w = np.zeros((len(preds), len(trues)))
+    for (p, t), v in weights.items(): w[pi[p], ti[t]] = v
+    rows, cols = linear_sum_assignment(w, maximize=True)
+    return [(preds[r], trues[c]) for r, c in zip(rows, cols) if w[r, c] > 0]
+
+def _prf(tp_pred, n_pred, tp_true, n_true):
+    precision = tp_pred / n_pred if n_pred else 1.0
+    recall = tp_true / n_true if n_true else 1.0
+    return precision, recall, (2 * precision * recall / (precision + recall) if precision + recall else 0.0)
 
 def detection_scores(hits, truth_ids):
-    "Object-level scores from `hits` (true ids covered by each prediction) and all `truth_ids`."
+    "Object-level scores from `hits` (per prediction: the true ids it covers, a set, or {id: shared voxels}) and all `truth_ids`: one to one, and the lenient `*_any`."
     truth_ids = set(int(i) for i in truth_ids)
-    found = set().union(*hits) & truth_ids if hits else set()
-    tp = sum(1 for h in hits if h & truth_ids)
+    hits = [h if isinstance(h, dict) else dict.fromkeys(h, 1) for h in hits]
+    hits = [{i: n for i, n in h.items() if i in truth_ids} for h in hits]
     n_pred, n_true = len(hits), len(truth_ids)
-    precision = tp / n_pred if n_pred else 1.0
-    recall = len(found) / n_true if n_true else 1.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    pairs = match_one_to_one({(k, i): n for k, h in enumerate(hits) for i, n in h.items()}, n_pred)
+    precision, recall, f1 = _prf(len(pairs), n_pred, len(pairs), n_true)
+    found = set().union(*hits) if hits else set()
+    tp_any = sum(1 for h in hits if h)
+    p_any, r_any, f1_any = _prf(tp_any, n_pred, len(found), n_true)
     times = {}
     for h in hits:
-        for i in h & truth_ids: times[i] = times.get(i, 0) + 1
-    return dict(n_predicted=n_pred, n_true=n_true, true_positives=tp, false_positives=n_pred - tp,
-                detected=len(found), missed=n_true - len(found), merged=sum(1 for h in hits if len(h) > 1),
-                split=sum(1 for n in times.values() if n > 1), precision=precision, recall=recall, f1=f1)
+        for i in h: times[i] = times.get(i, 0) + 1
+    return dict(n_predicted=n_pred, n_true=n_true, true_positives=len(pairs), false_positives=n_pred - len(pairs),
+                detected=len(pairs), missed=n_true - len(pairs), merged=sum(1 for h in hits if len(h) > 1),
+                split=sum(1 for n in times.values() if n > 1), precision=precision, recall=recall, f1=f1,
+                true_positives_any=tp_any, detected_any=len(found), precision_any=p_any, recall_any=r_any, f1_any=f1_any,
+                matched=pairs)
+
+# %% ../nbs/04_metrics.ipynb #b6f1ec10
+def centre_scores(pred_centres, true_centres, max_distance, voxel_size=None):
+    "Precision, recall and F1 of predicted centres (n, 3) against true centres (m, 3), matched one to one within `max_distance` (µm with `voxel_size`, else voxels)."
+    from scipy.spatial import cKDTree
+    if not max_distance > 0: raise DeepMACTError(f"max_distance must be > 0, got {max_distance!r}")
+    scale = np.ones(3) if voxel_size is None else np.asarray(voxel_size, float)
+    p = np.asarray(pred_centres, float).reshape(-1, 3) * scale
+    t = np.asarray(true_centres, float).reshape(-1, 3) * scale
+    weights = {}
+    if len(p) and len(t):
+        for i, js in enumerate(cKDTree(t).query_ball_point(p, max_distance)):
+            # closer pairs weigh more; every admissible pair weighs > 0, so the matching is also as large as it can be
+            for j in js: weights[(i, j)] = 1 + len(p) * len(t) + (max_distance - np.linalg.norm(p[i] - t[j])) / max_distance
+    pairs = match_one_to_one(weights, len(p))
+    precision, recall, f1 = _prf(len(pairs), len(p), len(pairs), len(t))
+    return dict(n_predicted=len(p), n_true=len(t), true_positives=len(pairs), false_positives=len(p) - len(pairs),
+                missed=len(t) - len(pairs), precision=precision, recall=recall, f1=f1, matched=pairs)

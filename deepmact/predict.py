@@ -18,9 +18,9 @@ from .metastases import metastasis_record, keeps, deduplicate, global_points, lo
 
 # %% auto #0
 __all__ = ['MODES', 'CSV_FIELDS', 'back_project', 'components', 'predict_maps', 'local_contrast', 'contrast_checked',
-           'two_view_candidates', 'segment', 'predict_3d', 'predict_volume', 'label_probability', 'detect_scan',
-           'write_labels', 'write_outputs', 'overview_step', 'pooled_origins', 'pooled_projections', 'show_detections',
-           'score_detections']
+           'two_view_candidates', 'segment', 'split_touching', 'predict_3d', 'z_factor', 'resample_z', 'to_scan_planes',
+           'predict_volume', 'label_probability', 'detect_scan', 'write_labels', 'write_outputs', 'overview_step',
+           'pooled_origins', 'pooled_projections', 'show_detections', 'score_detections']
 
 # %% ../nbs/07_predict.ipynb #3b0b5ffa
 MODES = ('multiply', 'average', 'voting')
@@ -148,8 +148,8 @@ def two_view_candidates(maps, hidden, threshold=0.5, agreement=0.6):
             out.append((local[:, list(order)], float(np.sqrt(prod[s, u, v]).mean())))
     return out
 
-def segment(maps, volume, mode='multiply', threshold=0.5, two_views=True, min_contrast=1.4, black=0.0):
-    "Components (points, score) of one subvolume: `components` of the maps, plus two-view candidates, checked against `volume` (above the `black` level)."
+def segment(maps, volume, mode='multiply', threshold=0.5, two_views=True, min_contrast=1.4, black=0.0, split=True):
+    "Components (points, score) of one subvolume: `components` of the maps, plus two-view candidates, checked against `volume` (above the `black` level), touching blobs split (`split_touching`) unless `split` is False."
     maps = _check_maps(maps, mode, threshold)
     pz, py, px = maps
     if np.shape(volume) != (py.shape[0], pz.shape[0], pz.shape[1]):
@@ -165,7 +165,29 @@ def segment(maps, volume, mode='multiply', threshold=0.5, two_views=True, min_co
                 if taken[tuple(pts.T)].any(): continue
                 taken[tuple(pts.T)] = True
                 comps.append((pts, _mean_probability(maps, pts)))
-    return contrast_checked(comps, volume, min_contrast, taken, black)
+    comps = contrast_checked(comps, volume, min_contrast, taken, black)
+    if not split: return comps
+    return [(p, _mean_probability(maps, p)) if len(parts) > 1 else (p, s) for pts, s in comps for parts in [split_touching(pts)] for p in parts]
+
+def split_touching(points, h=0.1, min_volume=6):
+    "Split a component (points (n, 3)) into the touching blobs it holds: a watershed of its distance map, seeded at the maxima whose dynamic is at least `h` of the largest distance. Returns a list of point arrays."
+    from skimage.morphology import h_maxima
+    from skimage.segmentation import watershed
+    pts = np.asarray(points, int).reshape(-1, 3)
+    if len(pts) < 2 * min_volume: return [pts]
+    lo = pts.min(0) - 1
+    mask = np.zeros(tuple(pts.max(0) - lo + 2), bool); mask[tuple((pts - lo).T)] = True
+    dist = ndi.distance_transform_edt(mask).astype(np.float32)
+    land = dist / dist.max()
+    seeds, n = ndi.label(h_maxima(land, h) & mask, np.ones((3, 3, 3), bool))
+    if n < 2: return [pts]
+    parts = watershed(-land, seeds, mask=mask)
+    sizes = np.bincount(parts[mask], minlength=n + 1)
+    if (sizes[1:] >= min_volume).sum() < 2: return [pts]
+    if (sizes[1:] < min_volume).any():                 # too small to be a blob: its seed goes, its voxels go to a neighbour
+        seeds[np.isin(seeds, np.nonzero(sizes < min_volume)[0])] = 0
+        parts = watershed(-land, seeds, mask=mask)
+    return [np.argwhere(parts == k) + lo for k in np.unique(parts[mask]) if k]
 
 def _mean_probability(maps, pts):
     pz, py, px = maps
@@ -181,18 +203,52 @@ def _records(comps, sv, volume, voxel_size, first_id):
             for k, (pts, score) in enumerate(comps)]
 
 def predict_3d(model, loader, mode='multiply', threshold=0.5, two_views=True, min_contrast=1.4, voxel_size=None,
-               return_volumes=True, black=0.0):
+               return_volumes=True, black=0.0, split=True):
     "Binary volumes and metastasis records of each `(Subvolume, volume)` of `loader` (handbook: `predict_3D`); `black`: the camera's black level."
     volumes, records = [], []
     for sv, volume in loader:
         triplet, depths = projections_with_depth(volume) if uses_depth(model) else (max_projections(volume), None)
-        comps = segment(predict_maps(model, triplet, depths), volume, mode, threshold, two_views, min_contrast, black)
+        comps = segment(predict_maps(model, triplet, depths), volume, mode, threshold, two_views, min_contrast, black, split)
         if return_volumes:
             binary = np.zeros(volume.shape, bool)
             for pts, _ in comps: binary[tuple(pts.T)] = True
             volumes.append(binary)
         records += _records(comps, sv, volume, voxel_size, len(records) + 1)
     return volumes, records
+
+# %% ../nbs/07_predict.ipynb #ed4cdc2c
+def z_factor(voxel_size, tolerance=0.15):
+    "Isotropic planes per scan plane: the z voxel size over the in-plane one; 1 within `tolerance` or without a voxel size."
+    if voxel_size is None: return 1.0
+    vz, vy, vx = check_voxel_size(voxel_size)
+    f = vz / ((vy + vx) / 2)
+    return 1.0 if abs(f - 1) <= tolerance else float(f)
+
+def _resampled_planes(n_planes, factor):
+    "Number of resampled planes, and for each scan plane the resampled plane nearest its centre."
+    m = max(1, int(round(n_planes * factor)))
+    return m, np.clip(np.rint((np.arange(n_planes) + 0.5) * factor - 0.5), 0, m - 1).astype(int)
+
+def resample_z(volume, factor):
+    "`volume` (z, y, x) resampled along z to round(nz * `factor`) planes by linear interpolation (float32)."
+    v = np.asarray(volume)
+    m, _ = _resampled_planes(v.shape[0], factor)
+    pos = np.clip((np.arange(m) + 0.5) / factor - 0.5, 0, v.shape[0] - 1)
+    i0 = np.floor(pos).astype(int); i1 = np.minimum(i0 + 1, v.shape[0] - 1)
+    w = (pos - i0).astype(np.float32)[:, None, None]
+    return v[i0].astype(np.float32) * (1 - w) + v[i1].astype(np.float32) * w
+
+def to_scan_planes(points, factor, n_planes):
+    "Points (n, 3) of the `resample_z` grid back on a volume of `n_planes` scan planes (each takes its nearest resampled plane)."
+    pts = np.asarray(points, int).reshape(-1, 3)
+    m, nearest = _resampled_planes(n_planes, factor)
+    order = np.argsort(nearest, kind='stable')
+    starts = np.searchsorted(nearest[order], np.arange(m + 1))
+    copies = (starts[1:] - starts[:-1])[pts[:, 0]]                 # scan planes taking each point's plane: 0, 1 or more
+    out = np.repeat(pts, copies, axis=0)
+    within = np.arange(len(out)) - np.repeat(np.cumsum(copies) - copies, copies)
+    out[:, 0] = order[np.repeat(starts[pts[:, 0]], copies) + within]
+    return np.unique(out, axis=0)
 
 # %% ../nbs/07_predict.ipynb #8dd23279
 def predict_volume(model, volume, tile=128, margin=16):
@@ -268,7 +324,7 @@ def _detector_name(detector):
 
 def detect_scan(scan, out_dir, model=None, mode='multiply', threshold=0.5, two_views=True, min_contrast=1.4, size=350,
                 overlap=50, voxel_size=None, only_tissue=True, progress=True, prefetch=True, detector=None, workers=None,
-                black_level='auto'):
+                black_level='auto', split=True, resample=True):
     "Detect and segment the metastases of a whole scan into `out_dir`; resumes an interrupted run. Returns a summary dict."
     t_start = time.perf_counter()
     scan = open_scan(scan, voxel_size)
@@ -289,9 +345,11 @@ def detect_scan(scan, out_dir, model=None, mode='multiply', threshold=0.5, two_v
     if not (black_level == 'auto' or (isinstance(black_level, (int, float)) and black_level >= 0)):
         raise DeepMACTError(f"black_level must be 'auto' or a number of counts >= 0, got {black_level!r}")
     out_dir = Path(out_dir); parts = out_dir / 'parts'
+    # an anisotropic scan is resampled to isotropic voxels for the 2D network (see `z_factor`)
+    fz = z_factor(voxel_size) if resample and detector is None and model.config.get('dim', 2) == 2 else 1.0
     params = dict(scan=str(scan.path or scan), shape=list(scan.shape), mode=mode, threshold=threshold,
-                  two_views=bool(two_views), min_contrast=min_contrast, size=size,
-                  overlap=overlap, only_tissue=only_tissue, black_level=black_level)
+                  two_views=bool(two_views), min_contrast=min_contrast, split=bool(split), size=size,
+                  overlap=overlap, only_tissue=only_tissue, black_level=black_level, z_factor=round(fz, 4))
     if detector is None:
         params.update(weights=model.meta.get('name', model.config),
                       weights_meta={k: model.meta.get(k) for k in ('data', 'data_seeds', 'epochs', 'best_epoch', 'val_dice', 'val_f1')})
@@ -314,16 +372,22 @@ def detect_scan(scan, out_dir, model=None, mode='multiply', threshold=0.5, two_v
     dim = model.config.get('dim', 2) if detector is None else None
     depth = detector is None and uses_depth(model)
     # depth maps cost more than the maxima: the network's thread computes both, the reader only reads (see the benchmark)
-    source = _projected(scan, size, overlap, keep, done, timings, project=not depth)
+    source = _projected(scan, size, overlap, keep, done, timings, project=not depth and fz == 1)
     step = overview_step(scan.shape)
     bar = tqdm(_prefetch(source) if prefetch else source, total=len(todo), disable=not progress, desc='subvolumes')
-    def finish(sv, cube, triplet, out):
+    def finish(sv, cube, triplet, out, net_cube):
         "Segment one subvolume, keep what it owns, save its part."
         if dim is None: out = out.result()         # a detector's components, computed in a process
         t1 = time.perf_counter()
         if dim is None: comps = out
-        elif dim == 2: comps = segment(out, cube, mode, threshold, two_views, min_contrast, black)
-        else: comps = contrast_checked(label_probability(out, threshold), cube, min_contrast, black=black)
+        elif dim == 2:
+            comps = segment(out, net_cube, mode, threshold, two_views, min_contrast, black, split)
+            if fz != 1:                            # back on the scan's planes; the overview from the scan's own cube
+                comps = [(p, s) for p, s in ((to_scan_planes(p, fz, cube.shape[0]), s) for p, s in comps) if len(p)]
+                triplet = max_projections(cube)
+        else:
+            comps = contrast_checked(label_probability(out, threshold), cube, min_contrast, black=black)
+            if split: comps = [(p, s) for pts, s in comps for p in split_touching(pts)]
         comps = [c for c in comps if keeps(c[0], sv, scan.shape, overlap)]
         t2 = time.perf_counter()
         pooled = pooled_projections(triplet, sv.offset, scan.shape, step)
@@ -352,15 +416,16 @@ def detect_scan(scan, out_dir, model=None, mode='multiply', threshold=0.5, two_v
         with ThreadPoolExecutor(1) as worker:
             for sv, cube, triplet in bar:
                 t0 = time.perf_counter()
+                net_cube = cube if fz == 1 else resample_z(cube, fz)
                 if procs is not None: out = procs.submit(detector, cube)
                 elif dim != 2: out = predict_volume(model, cube)
-                elif depth:
-                    triplet, depths = projections_with_depth(cube)
+                elif depth or fz != 1:
+                    triplet, depths = projections_with_depth(net_cube) if depth else (max_projections(net_cube), None)
                     t1 = time.perf_counter(); timings['project'] += t1 - t0; t0 = t1
                     out = predict_maps(model, triplet, depths)
                 else: out = predict_maps(model, triplet)
                 timings['network'] += time.perf_counter() - t0
-                pending.append(worker.submit(finish, sv, cube, triplet, out))
+                pending.append(worker.submit(finish, sv, cube, triplet, out, net_cube))
                 while len(pending) > in_flight: pending.pop(0).result()
             for f in pending: f.result()
     finally:

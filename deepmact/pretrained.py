@@ -4,33 +4,142 @@
 
 # %% ../nbs/08_pretrained.ipynb #78e3066e
 from __future__ import annotations
-import json
+import json, math
 from pathlib import Path
 import numpy as np
 import torch
-from .io import atomic_path
+from .io import atomic_path, DeepMACTError
 from .unet import load_model, save_model, WEIGHTS_DIR, DEFAULT_WEIGHTS
 from .predict import detect_scan, score_detections
 
 # %% auto #0
-__all__ = ['evaluate_synthetic', 'record_facts']
+__all__ = ['POOLED', 'CONTRAST_BANDS', 'RADIUS_BANDS', 'DELIVR_VOXEL_SIZE', 'pooled_scores', 'evaluate_synthetic', 'recall_by',
+           'quality_benchmark', 'print_quality', 'delivr_patches', 'mask_centres', 'score_on_masks']
 
 # %% ../nbs/08_pretrained.ipynb #7f4ea358
+POOLED = ('n_predicted', 'n_true', 'true_positives', 'true_positives_any', 'detected_any', 'split', 'merged')
+
+def pooled_scores(scores):
+    "Pool per-scan `detection_scores` dicts: counts added, then precision, recall and F1 one to one, and the lenient `*_any`."
+    tot = {k: sum(s[k] for s in scores) for k in POOLED}
+    p = tot['true_positives'] / tot['n_predicted'] if tot['n_predicted'] else 1.0
+    r = tot['true_positives'] / tot['n_true'] if tot['n_true'] else 1.0
+    pa = tot['true_positives_any'] / tot['n_predicted'] if tot['n_predicted'] else 1.0
+    ra = tot['detected_any'] / tot['n_true'] if tot['n_true'] else 1.0
+    f = lambda a, b: 2 * a * b / (a + b) if a + b else 0.0
+    return dict(tot, precision=p, recall=r, f1=f(p, r), precision_any=pa, recall_any=ra, f1_any=f(pa, ra))
+
 def evaluate_synthetic(model, seeds, out_dir, shape=None, style=None, **kwargs):
     "Object-level scores of `model` on synthetic scans with `seeds` (never used in training; `style`: more `SyntheticScan` arguments), per scan and pooled."
     from deepmact.synthetic import SyntheticScan, DEFAULT_SHAPE
-    rows, hits = [], dict(tp=0, pred=0, detected=0, true=0, split=0)
+    rows, scores = [], []
     for seed in seeds:
         syn = SyntheticScan(shape or DEFAULT_SHAPE, seed=seed, **(style or {}))
         res = detect_scan(syn, Path(out_dir) / f'seed{seed}', model, progress=False, **kwargs)
         s = score_detections(res['records'], syn.labels, [t['metastasis_id'] for t in syn.truth])
+        s.pop('matched'); scores.append(s)
         rows.append(dict(seed=seed, **{k: round(v, 4) if isinstance(v, float) else v for k, v in s.items()}))
-        hits['tp'] += s['true_positives']; hits['pred'] += s['n_predicted']; hits['detected'] += s['detected']; hits['true'] += s['n_true']
-        hits['split'] += s['split']
-    p, r = hits['tp'] / max(hits['pred'], 1), hits['detected'] / max(hits['true'], 1)
-    return dict(per_scan=rows, precision=p, recall=r, f1=2 * p * r / (p + r) if p + r else 0.0, split=hits['split'], n_true=hits['true'])
+    return dict(pooled_scores(scores), per_scan=rows)
 
-def record_facts(path, **facts):
-    "Add `facts` to the meta of the model file `path` (and its JSON), atomically."
-    model = load_model(path)
-    return save_model(model, path, **{**model.meta, **facts})
+# %% ../nbs/08_pretrained.ipynb #3bfe6053
+CONTRAST_BANDS = ((1.5, 3.0), (3.0, 5.0), (5.0, math.inf))      # peak contrast over the local background
+RADIUS_BANDS = ((0.0, 2.0), (2.0, 4.0), (4.0, math.inf))          # nominal radius, voxels
+
+def _band_name(lo, hi, unit=''): return f'{lo:g}-{hi:g}{unit}' if hi < math.inf else f'>={lo:g}{unit}'
+
+def recall_by(truth, found_ids, key, bands):
+    "Recall of the true metastases grouped by `truth[key]` in `bands` ((lo, hi) half-open): {band: (found, n)}."
+    out = {}
+    for lo, hi in bands:
+        ids = [t['metastasis_id'] for t in truth if lo <= t[key] < hi]
+        out[_band_name(lo, hi)] = (sum(i in found_ids for i in ids), len(ids))
+    return out
+
+def _merge_bands(a, b): return {k: (a.get(k, (0, 0))[0] + v[0], a.get(k, (0, 0))[1] + v[1]) for k, v in b.items()}
+
+def quality_benchmark(model=None, styles=None, seeds=None, out=None, detectors=('network', 'filter'), shape=None,
+                      progress=True, **detect_kwargs):
+    "Scores of the network (`model`: weights file or model; default the shipped one) and the filter detector on the held-out styles; returns {style: {detector: scores}}."
+    import shutil, tempfile, time
+    from deepmact.io import ArrayScan
+    from deepmact.styles import STYLES, BENCH_SEEDS, style_scan
+    from deepmact.filter_detector import filter_detect
+    from tqdm.auto import tqdm
+    styles = list(styles or STYLES)
+    for d in detectors:
+        if d not in ('network', 'filter'): raise DeepMACTError(f"detectors must be 'network' and/or 'filter', got {d!r}")
+    model = model if isinstance(model, torch.nn.Module) else load_model(model)
+    work = Path(out) if out else Path(tempfile.mkdtemp(prefix='deepmact-quality-'))
+    jobs = [(s, seed) for s in styles for seed in (seeds or {}).get(s, BENCH_SEEDS[s])]
+    report = {s: {d: dict(scores=[], contrast={}, radius={}, seconds=0.0) for d in detectors} for s in styles}
+    try:
+        for style, seed in tqdm(jobs, disable=not progress, desc='quality'):
+            syn = style_scan(style, seed, shape)
+            scan, labels = ArrayScan(syn[...], syn.voxel_size), syn.labels[...]
+            ids = [t['metastasis_id'] for t in syn.truth]
+            for d in detectors:
+                run_dir = work / style / f'seed{seed}' / d
+                shutil.rmtree(run_dir, ignore_errors=True)
+                t0 = time.perf_counter()
+                kw = dict(detector=filter_detect) if d == 'filter' else dict(model=model, **detect_kwargs)
+                res = detect_scan(scan, run_dir, progress=False, **kw)
+                entry = report[style][d]
+                entry['seconds'] += time.perf_counter() - t0
+                s = score_detections(res['records'], labels, ids)
+                found = {t for _, t in s.pop('matched')}
+                entry['scores'].append(dict(s, seed=seed))
+                entry['contrast'] = _merge_bands(entry['contrast'], recall_by(syn.truth, found, 'contrast', CONTRAST_BANDS))
+                entry['radius'] = _merge_bands(entry['radius'], recall_by(syn.truth, found, 'radius_vx', RADIUS_BANDS))
+    finally:
+        if out is None: shutil.rmtree(work, ignore_errors=True)
+    for style in report:
+        for d, e in report[style].items(): e.update(pooled_scores(e['scores']), n_scans=len(e['scores']))
+    return report
+
+def print_quality(report, file=None):
+    "The benchmark table: one row per style and detector."
+    pr = lambda *a: print(*a, file=file)
+    bands_c = [_band_name(*b) for b in CONTRAST_BANDS]; bands_r = [_band_name(*b) for b in RADIUS_BANDS]
+    pr(f"{'style':12s} {'detector':8s} {'scans':>5s} {'true':>5s} {'prec':>6s} {'recall':>6s} {'F1':>6s} {'F1 any':>6s} "
+       f"{'twice':>5s} {'merged':>6s}  recall by contrast {'/'.join(bands_c)}x  by radius {'/'.join(bands_r)} vx")
+    for style, by_det in report.items():
+        for d, e in by_det.items():
+            rc = ' '.join(f"{f / n:.2f}" if n else '  - ' for f, n in e['contrast'].values())
+            rr = ' '.join(f"{f / n:.2f}" if n else '  - ' for f, n in e['radius'].values())
+            pr(f"{style:12s} {d:8s} {e['n_scans']:5d} {e['n_true']:5d} {e['precision']:6.3f} {e['recall']:6.3f} {e['f1']:6.3f} "
+               f"{e['f1_any']:6.3f} {e['split']:5d} {e['merged']:6d}  {rc:>28s}  {rr}")
+
+# %% ../nbs/08_pretrained.ipynb #0934bbb8
+DELIVR_VOXEL_SIZE = (6.0, 1.62, 1.62)      # µm (z, y, x): the DELiVR README (PROVENANCE.md)
+
+def delivr_patches():
+    "The real c-Fos patches of `delivr-cfos` by brain: {brain: [(volume path, mask path), ...]}."
+    from deepmact.styles import shared_data
+    root = shared_data('delivr-cfos')
+    out = {}
+    for v in sorted((root / 'volumes').glob('patchvolume_*.tif')):
+        brain = v.stem.split('_')[1]
+        out.setdefault(brain, []).append((v, root / 'masks' / v.name))
+    return out
+
+def mask_centres(mask):
+    "Centres (n, 3) of the 26-connected components of a binary mask (touching nuclei share one: the annotation's own units)."
+    from scipy import ndimage as ndi
+    lab, n = ndi.label(np.asarray(mask) > 0, np.ones((3, 3, 3), bool))
+    return np.array(ndi.center_of_mass(lab > 0, lab, range(1, n + 1))).reshape(-1, 3)
+
+def score_on_masks(pairs, out_dir, model=None, detector=None, max_distance=6.0, voxel_size=DELIVR_VOXEL_SIZE, size=100,
+                   overlap=50, **detect_kwargs):
+    "Detect on each (volume, mask) pair and match centres one to one within `max_distance` µm; pooled and per-patch scores."
+    from deepmact.metrics import centre_scores
+    rows, tot = [], dict(tp=0, pred=0, true=0)
+    for vol, mask in pairs:
+        res = detect_scan(vol, Path(out_dir) / Path(vol).stem, model=model, detector=detector, size=size, overlap=overlap,
+                          voxel_size=voxel_size, progress=False, **detect_kwargs)
+        pred = np.array([r['center_vx'] for r in res['records']]).reshape(-1, 3)
+        from deepmact.io import open_scan
+        s = centre_scores(pred, mask_centres(open_scan(mask)[...]), max_distance, voxel_size)
+        rows.append(dict(patch=Path(vol).stem, **{k: s[k] for k in ('n_predicted', 'n_true', 'true_positives', 'f1')}))
+        tot['tp'] += s['true_positives']; tot['pred'] += s['n_predicted']; tot['true'] += s['n_true']
+    p = tot['tp'] / tot['pred'] if tot['pred'] else 1.0; r = tot['tp'] / tot['true'] if tot['true'] else 1.0
+    return dict(precision=p, recall=r, f1=2 * p * r / (p + r) if p + r else 0.0, n_true=tot['true'], n_predicted=tot['pred'], per_patch=rows)

@@ -207,7 +207,7 @@ def _subvolume_at(self, point):
     "The first subvolume in plan order whose cube holds `point` (scan voxels z, y, x)."
     c = np.asarray(point, float)
     for sv in self.plan:
-        if np.all(c >= sv.offset) and np.all(c < np.asarray(sv.offset) + sv.size): return sv.id
+        if np.all(c >= sv.offset) and np.all(c < np.add(sv.offset, sv.shape)): return sv.id
     raise DeepMACTError(f"point {tuple(np.round(c, 1))} lies outside the scan {self.scan.shape}")
 Review.subvolume_at = _subvolume_at
 
@@ -219,7 +219,7 @@ Review.subvolume_of = _subvolume_of
 def _in_subvolume(self, sv_id=None):
     "Ids of the candidates whose centre lies in subvolume `sv_id` (default: the current one), least certain first."
     sv = self.subvolumes[self.subvolume if sv_id is None else sv_id]
-    lo, hi = np.asarray(sv.offset), np.asarray(sv.offset) + sv.size
+    lo, hi = np.asarray(sv.offset), np.add(sv.offset, sv.shape)
     ids = [c for c in self.candidates if np.all(self.centre(c) >= lo) and np.all(self.centre(c) < hi)]
     return sorted(ids, key=lambda c: (c in self.decisions, self.uncertainty(c), c))
 Review.in_subvolume = _in_subvolume
@@ -431,12 +431,12 @@ Review.candidate_at = _candidate_at
 
 # %% ../nbs/10_review.ipynb #d6009cd9
 def _label_volume(self, sv_id):
-    "Labels (uint16, size^3; 1, 2, ... per accepted candidate) of subvolume `sv_id` from the review."
+    "Labels (uint16, of the subvolume's shape; 1, 2, ... per accepted candidate) of subvolume `sv_id` from the review."
     sv = self.subvolumes[sv_id]
-    out = np.zeros((sv.size,) * 3, np.uint16)
+    out = np.zeros(sv.shape, np.uint16)
     for i, cid in enumerate(c for c in sorted(self.candidates) if self.decisions.get(c) == 'accept'):
         p = self.candidates[cid]['points'] - np.asarray(sv.offset)
-        p = p[np.all((p >= 0) & (p < sv.size), 1)]
+        p = p[np.all((p >= 0) & (p < np.asarray(sv.shape)), 1)]
         out[tuple(p.T)] = i + 1
     return out
 Review.label_volume = _label_volume
@@ -664,7 +664,7 @@ def _overview_png(self):
     sv = r.subvolumes[r.subvolume]
     for pic, axes in zip(pics, ((1, 2), (0, 2), (0, 1))):
         lo = [min(sv.offset[a] // s, n - 1) for a, n in zip(axes, pic.shape)]
-        hi = [min((sv.offset[a] + sv.size - 1) // s, n - 1) for a, n in zip(axes, pic.shape)]
+        hi = [min((sv.offset[a] + sv.shape[a] - 1) // s, n - 1) for a, n in zip(axes, pic.shape)]
         pic[lo[0]:hi[0] + 1, [lo[1], hi[1]]] = (0, 220, 255); pic[[lo[0], hi[0]], lo[1]:hi[1] + 1] = (0, 220, 255)
         for cid in r.candidates:                            # a 3 x 3 dot per candidate
             p = (r.centre(cid) // s).astype(int)

@@ -274,13 +274,16 @@ class SyntheticScan(LazyVolume):
     "Lazy, seeded whole-body-like light-sheet scan (z, y, x) with metastases; `scan[box]` renders uint16 counts."
     def __init__(self, shape=DEFAULT_SHAPE, seed=0, voxel_size=(10., 10., 10.), n_metastases=None,
                  radius_range=(1.5, 8.), contrast_range=(2., 8.), touching_fraction=0.15, n_vessels=None, noise=True,
-                 tissue_contrast=0.3, targeted_fraction=0.5, antibody_contrast=(3., 6.), exposure=1.0):
+                 tissue_contrast=0.3, targeted_fraction=0.5, antibody_contrast=(3., 6.), exposure=1.0, cluster_size=2):
         shape = check_shape(shape)
         if min(shape) < 16: raise DeepMACTError(f"shape: every axis needs at least 16 voxels, got {shape}")
         if not isinstance(seed, (int, np.integer)) or seed < 0: raise DeepMACTError(f"seed must be an int >= 0, got {seed!r}")
         self.radius_range = _check_range(radius_range, 'radius_range')
         self.contrast_range = _check_range(contrast_range, 'contrast_range', low=1.0)
         if not 0 <= touching_fraction <= 1: raise DeepMACTError(f"touching_fraction must be in [0, 1], got {touching_fraction!r}")
+        if not (isinstance(cluster_size, (int, np.integer)) and cluster_size >= 2):
+            raise DeepMACTError(f"cluster_size must be a whole number >= 2 (blobs in a touching group), got {cluster_size!r}")
+        self.cluster_size = int(cluster_size)
         if not 0 <= tissue_contrast <= 1: raise DeepMACTError(f"tissue_contrast must be in [0, 1], got {tissue_contrast!r}")
         if not 0 <= targeted_fraction <= 1: raise DeepMACTError(f"targeted_fraction must be in [0, 1], got {targeted_fraction!r}")
         self.antibody_contrast = _check_range(antibody_contrast, 'antibody_contrast', low=1.0)
@@ -345,11 +348,14 @@ class SyntheticScan(LazyVolume):
         lo_c, hi_c = self.contrast_range
         centres, radii, partners = [], [], []
         w_max = max(ORGAN_METASTASIS_WEIGHT.values())
-        def fits(c, r, ignore=-1):
+        def fits(c, r, ignore=-1, group=()):
+            "Inside the body, apart from every blob but `ignore` and the `group` it joins (which it touches, not engulfs)."
             reach = 1.4 * r + 2
             if np.any(c < reach) or np.any(c > np.array(self.shape) - 1 - reach): return False
             if point_depth(self.profile, c[None])[0] < reach + SKIN_THICKNESS: return False
-            return all(np.linalg.norm(c - c2) > reach + 1.4 * r2 + 3 for j, (c2, r2) in enumerate(zip(centres, radii)) if j != ignore)
+            if any(np.linalg.norm(c - centres[j]) < 0.7 * (r + radii[j]) for j in group): return False
+            return all(np.linalg.norm(c - c2) > reach + 1.4 * r2 + 3 for j, (c2, r2) in enumerate(zip(centres, radii))
+                       if j != ignore and j not in group)
         for _ in range(400 * max(n, 1)):
             if len(centres) >= n: break
             r = self._sample_radius(rng)
@@ -359,11 +365,19 @@ class SyntheticScan(LazyVolume):
             if rng.uniform() > ORGAN_METASTASIS_WEIGHT.get(organ, 0) / w_max: continue
             centres.append(c); radii.append(r); partners.append(0)
             if len(centres) < n and rng.uniform() < touching_fraction:
-                r2 = self._sample_radius(rng)
-                direction = rng.standard_normal(3); direction /= np.linalg.norm(direction)
-                c2 = c + direction * 0.8 * (r + r2)                 # nominal spheres overlap: the labels meet
-                if fits(c2, r2, ignore=len(centres) - 1):
-                    centres.append(c2); radii.append(r2); partners.append(len(centres) - 1)
+                # a touching group: pairs by default; with cluster_size > 2 a cell-layer-like cluster, each new blob
+                # touching one of the group (only then are more random numbers drawn: default scans stay the same)
+                group = [len(centres) - 1]
+                target = 2 if self.cluster_size == 2 else int(rng.integers(2, self.cluster_size + 1))
+                for _ in range(4 * target):
+                    if len(group) >= target or len(centres) >= n: break
+                    k = group[0] if self.cluster_size == 2 else group[int(rng.integers(len(group)))]
+                    r2 = self._sample_radius(rng)
+                    direction = rng.standard_normal(3); direction /= np.linalg.norm(direction)
+                    c2 = centres[k] + direction * 0.8 * (radii[k] + r2)     # nominal spheres overlap: the labels meet
+                    if fits(c2, r2, ignore=k, group=() if self.cluster_size == 2 else group):
+                        centres.append(c2); radii.append(r2); partners.append(k); group.append(len(centres) - 1)
+                    elif self.cluster_size == 2: break
         if len(centres) < n:
             raise DeepMACTError(f"n_metastases: only {len(centres)} of {n} fit into a body of shape {self.shape}")
         self.met_centre = np.array(centres, np.float32).reshape(-1, 3)

@@ -9,15 +9,16 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from .io import DeepMACTError
-from .prep import load_projections
+from .io import DeepMACTError, open_scan, natural_key
+from .prep import load_projections, export_projections
 from .unet import build_unet, save_model
 from .metrics import dice
 
 # %% auto #0
-__all__ = ['LOSSES', 'SYNTHETIC_SHAPES', 'weighted_bce', 'soft_dice_loss', 'normalize_projection', 'network_input', 'uses_depth',
-           'projection_samples', 'kfold_split', 'augment', 'random_crop', 'batches', 'evaluate', 'train_model',
-           'plot_history', 'train_synthetic', 'train_on_folders', 'train_synthetic_3d']
+__all__ = ['LOSSES', 'SYNTHETIC_SHAPES', 'SCAN_SUFFIXES', 'LABEL_SUFFIXES', 'weighted_bce', 'soft_dice_loss',
+           'normalize_projection', 'network_input', 'uses_depth', 'projection_samples', 'kfold_split', 'augment',
+           'random_crop', 'batches', 'evaluate', 'train_model', 'plot_history', 'train_synthetic', 'start_model',
+           'train_on_folders', 'scan_stem', 'pairs_in_folders', 'train_on_scans', 'train_synthetic_3d']
 
 # %% ../nbs/05_train.ipynb #0adf9ad5
 def weighted_bce(prob, target, weights=(2.0, 0.5), eps=1e-4):
@@ -208,16 +209,102 @@ def train_synthetic(out, data_dir, seeds=range(1000, 1040), shapes=SYNTHETIC_SHA
                 subvolume_size=size, overlap=overlap, n_samples=len(samples))
     return _fit_and_save(model, samples, out, epochs, k, fold, seed, meta, progress=progress, **kwargs)
 
-def train_on_folders(out, folders, weights=None, epochs=20, lr=1e-4, k=5, fold=0, seed=0, progress=True, **kwargs):
-    "Fine-tune `weights` (default: the shipped model) on triplet folders with labels; save to `out`."
+def start_model(init='shipped', seed=0):
+    "The network training starts from: `'shipped'` (or None) the shipped weights, `'none'` a new one (the shipped model's configuration: lean, with depth maps), or a model file."
     from deepmact.unet import load_model
+    if init is None or str(init) == 'shipped': return load_model().train()
+    if str(init) == 'none':
+        torch.manual_seed(seed)
+        return build_unet('lean', in_channels=2).train()
+    return load_model(init).train()
+
+def train_on_folders(out, folders, weights=None, epochs=20, lr=None, k=5, fold=0, seed=0, progress=True, meta=None, **kwargs):
+    "Train on triplet folders with labels, from `weights` (`start_model`: default the shipped model, fine-tuned); save to `out`."
     folders = [Path(f) for f in ([folders] if isinstance(folders, (str, Path)) else folders)]
-    model = load_model(weights).train()
+    model = start_model(weights, seed)
+    if lr is None: lr = 1e-3 if str(weights) == 'none' else 1e-4     # from scratch as train_synthetic; fine-tuning gently
     # validation by whole scans when there are enough of them for k folds, else by subvolume
     samples = projection_samples(folders, group_by='scan' if len(folders) >= k else 'subvolume', depth=uses_depth(model))
+    k = min(k, max(2, len({g for *_, g in samples})))            # a small data set: as many folds as it has groups
     meta = dict(data='folders', folders=[str(f) for f in folders], start_weights=str(weights or 'shipped'),
-                n_samples=len(samples))
+                n_samples=len(samples), **(meta or {}))
     return _fit_and_save(model, samples, out, epochs, k, fold, seed, meta, lr=lr, progress=progress, **kwargs)
+
+# %% ../nbs/05_train.ipynb #d990dcf2
+SCAN_SUFFIXES = ('.ome.tiff', '.ome.tif', '.nii.gz', '.tiff', '.tif', '.nii', '.zarr')
+LABEL_SUFFIXES = ('_labels', '_label', '_masks', '_mask', '-labels', '-label', '-masks', '-mask')
+
+def scan_stem(path) -> str | None:
+    "The name a scan or label volume is matched by: without its extension; a folder (of TIFF planes) by its name; None if neither."
+    path = Path(path)
+    for suffix in SCAN_SUFFIXES:
+        if path.name.lower().endswith(suffix) and len(path.name) > len(suffix): return path.name[:-len(suffix)]
+    return path.name if path.is_dir() else None
+
+def _volumes_in(folder, what) -> dict:
+    folder = Path(folder)
+    if not folder.is_dir(): raise DeepMACTError(f"{what} folder {folder} does not exist or is not a folder")
+    found = {}
+    for p in sorted(folder.iterdir()):
+        stem = None if p.name.startswith('.') else scan_stem(p)
+        if stem is None: continue
+        if stem in found: raise DeepMACTError(f"{what} folder {folder}: {found[stem].name} and {p.name} have the same name {stem!r}; keep one")
+        found[stem] = p
+    return found
+
+def _label_base(stem):
+    for suffix in LABEL_SUFFIXES:
+        if stem.lower().endswith(suffix) and len(stem) > len(suffix): return stem[:-len(suffix)]
+    return None
+
+def pairs_in_folders(scans_dir, labels_dir) -> list[tuple[Path, Path]]:
+    "(scan, label volume) pairs of the two folders, matched by name (`scan_stem`; a label may end in `_label`, `_mask`, ...), in name order."
+    scans, labels = _volumes_in(scans_dir, 'scans'), _volumes_in(labels_dir, 'labels')
+    if Path(scans_dir).resolve() == Path(labels_dir).resolve():     # one folder: the labels are the names with a suffix
+        scans = {s: p for s, p in scans.items() if _label_base(s) is None}
+        labels = {s: p for s, p in labels.items() if _label_base(s) is not None}
+    if not scans: raise DeepMACTError(f"scans folder {scans_dir} holds no scans (TIFF stacks, folders of TIFF planes, .nii, .nii.gz, .zarr)")
+    by_scan = {}
+    for stem, p in labels.items():
+        base = stem if stem in scans else _label_base(stem)
+        if base not in scans: raise DeepMACTError(f"label volume {p} matches no scan in {scans_dir} (a scan named {base or stem} was expected)")
+        by_scan.setdefault(base, []).append(p)
+    pairs = []
+    for stem, scan in sorted(scans.items(), key=lambda kv: natural_key(kv[0])):
+        cands = by_scan.get(stem, [])
+        if not cands: raise DeepMACTError(f"scan {scan} has no label volume in {labels_dir} (expected {stem}.tif, {stem}.nii.gz, ... or {stem}_label.tif)")
+        if len(cands) > 1: raise DeepMACTError(f"scan {scan} has {len(cands)} label volumes in {labels_dir}: {', '.join(c.name for c in cands)}; keep one")
+        pairs.append((scan, cands[0]))
+    return pairs
+
+def train_on_scans(out, pairs, init='shipped', epochs=20, voxel_size=None, size=350, overlap=50, lr=None, data_dir=None,
+                   only_tissue=True, k=5, progress=True, folders=(), **kwargs):
+    "Train on (scan, label volume) `pairs` (paths or scans; and triplet `folders`): cut into triplets in `data_dir`, then `train_on_folders` from `init`; save to `out`."
+    out = Path(out)
+    data_dir = Path(data_dir) if data_dir is not None else out.parent / f'{out.stem}-triplets'
+    if not pairs: raise DeepMACTError("train_on_scans needs at least one (scan, label volume) pair")
+    if init is not None and str(init) not in ('shipped', 'none') and not Path(init).is_file():
+        raise DeepMACTError(f"weights: {init} does not exist (init is 'shipped', 'none' or a model file)")
+    opened = []
+    for s, l in pairs:                                    # every pair checked before any work is done
+        scan, lab = open_scan(s, voxel_size), open_scan(l)
+        if lab.shape != scan.shape:
+            raise DeepMACTError(f"label volume {l} has shape {lab.shape}, but its scan {s} has {scan.shape}; they must be voxel-aligned")
+        opened.append((scan, lab))
+    sizes = {tuple(sc.voxel_size) if sc.voxel_size is not None else None for sc, _ in opened}
+    folders, names = [Path(f) for f in folders], set()
+    for i, ((scan, lab), (s, _)) in enumerate(zip(opened, pairs)):
+        stem = (scan_stem(s) if isinstance(s, (str, Path)) else None) or f'scan{i}'
+        name = f'{stem}-{size}-{overlap}'                 # resumes only the same cut
+        while name in names: name += '-2'
+        names.add(name)
+        folder = export_projections(scan, data_dir / name, labels=lab, size=size, overlap=overlap, only_tissue=only_tissue)
+        if not any(folder.glob('subvolume_*_image.tif')):
+            raise DeepMACTError(f"scan {s}: no subvolume holds tissue, nothing to train on (keep every subvolume: only_tissue=False, deepmact train --all)")
+        folders.append(folder)
+    meta = dict(scans=[str(s) for s, _ in pairs], labels=[str(l) for _, l in pairs], subvolume_size=size, overlap=overlap,
+                voxel_size=list(sizes.pop()) if len(sizes) == 1 and None not in sizes else None)
+    return train_on_folders(out, folders, weights=init, epochs=epochs, lr=lr, k=k, progress=progress, meta=meta, **kwargs)
 
 # %% ../nbs/05_train.ipynb #94a8798a
 def train_synthetic_3d(out, n_cubes=400, size=64, seed=2000, config='3d-2', epochs=20, batch_size=4, k=5, fold=0,
