@@ -243,7 +243,8 @@ def run_train(args):
     if args.synthetic:
         if args.scans is not None: raise DeepMACTError(f"--scans takes a folder of scans; the number of synthetic scans is --n-synthetic (got --scans {args.scans})")
         model, hist = train_synthetic(out, out.parent / f'{out.stem}-data', epochs=args.epochs or 60,
-                                      seeds=range(args.first_seed, args.first_seed + args.n_synthetic), depth=not args.no_depth)
+                                      seeds=range(args.first_seed, args.first_seed + args.n_synthetic), depth=not args.no_depth,
+                                      style=args.style, real_backgrounds=args.real_backgrounds)
     else:
         labels, folders = args.labels or [], [Path(f) for f in (args.triplets or [])]
         if args.scans is not None:
@@ -333,6 +334,10 @@ def _parser():
     q.add_argument('--n-synthetic', type=int, default=40, metavar='N', help='with --synthetic: how many synthetic scans (default 40)')
     q.add_argument('--first-seed', type=int, default=1000, metavar='SEED', help='with --synthetic: the seed of the first scan (default 1000)')
     q.add_argument('--no-depth', action='store_true', help='with --synthetic: a network of projections only (the published input), without depth maps')
+    q.add_argument('--style', choices=('default', 'diverse'), default='default',
+                   help="with --synthetic: the generator's defaults, or a style per scan drawn from wide ranges (how the shipped weights were made)")
+    q.add_argument('--real-backgrounds', type=int, default=0, metavar='N',
+                   help='with --synthetic: also N insertions into each real training background of the shared data (default 0)')
     q = sub.add_parser('demo', help='detect metastases in a synthetic scan and score them against its ground truth')
     q.add_argument('--out', default='deepmact-demo', help='output folder (default ./deepmact-demo)')
     q.add_argument('--seed', type=int, default=0)

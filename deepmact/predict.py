@@ -169,8 +169,8 @@ def segment(maps, volume, mode='multiply', threshold=0.5, two_views=True, min_co
     if not split: return comps
     return [(p, _mean_probability(maps, p)) if len(parts) > 1 else (p, s) for pts, s in comps for parts in [split_touching(pts)] for p in parts]
 
-def split_touching(points, h=0.1, min_volume=6):
-    "Split a component (points (n, 3)) into the touching blobs it holds: a watershed of its distance map, seeded at the maxima whose dynamic is at least `h` of the largest distance. Returns a list of point arrays."
+def split_touching(points, h=0.1, min_volume=6, neck=0.75):
+    "Split a component (points (n, 3)) into the touching blobs it holds: a watershed of its distance map, seeded at maxima whose dynamic is at least `h` of the largest distance; neighbours whose shared border is wider than `neck` times the smaller one's radius stay one. Returns a list of point arrays."
     from skimage.morphology import h_maxima
     from skimage.segmentation import watershed
     pts = np.asarray(points, int).reshape(-1, 3)
@@ -187,7 +187,25 @@ def split_touching(points, h=0.1, min_volume=6):
     if (sizes[1:] < min_volume).any():                 # too small to be a blob: its seed goes, its voxels go to a neighbour
         seeds[np.isin(seeds, np.nonzero(sizes < min_volume)[0])] = 0
         parts = watershed(-land, seeds, mask=mask)
-    return [np.argwhere(parts == k) + lo for k in np.unique(parts[mask]) if k]
+    # a neck: the widest point of the border between two regions, against the radius of the smaller one
+    peak = ndi.maximum(dist, parts, np.arange(parts.max() + 1))
+    border = {}
+    for ax in range(3):
+        a, b = (np.moveaxis(parts, ax, 0)[s] for s in (slice(None, -1), slice(1, None)))
+        da, db = (np.moveaxis(dist, ax, 0)[s] for s in (slice(None, -1), slice(1, None)))
+        where = (a != b) & (a > 0) & (b > 0)
+        for i, j, w in zip(a[where], b[where], np.minimum(da[where], db[where])):
+            key = (min(i, j), max(i, j)); border[key] = max(border.get(key, 0.0), float(w))
+    root = list(range(parts.max() + 1))
+    def find(i):
+        while root[i] != i: i = root[i]
+        return i
+    for (i, j), w in sorted(border.items(), key=lambda kv: -kv[1]):
+        ri, rj = find(i), find(j)
+        if ri != rj and w > neck * min(peak[ri], peak[rj]):
+            root[rj] = ri; peak[ri] = max(peak[ri], peak[rj])
+    merged = np.array([find(i) for i in range(len(root))])[parts]
+    return [np.argwhere(merged == k) + lo for k in np.unique(merged[mask]) if k]
 
 def _mean_probability(maps, pts):
     pz, py, px = maps
@@ -217,11 +235,14 @@ def predict_3d(model, loader, mode='multiply', threshold=0.5, two_views=True, mi
     return volumes, records
 
 # %% ../nbs/07_predict.ipynb #ed4cdc2c
-def z_factor(voxel_size, tolerance=0.15):
-    "Isotropic planes per scan plane: the z voxel size over the in-plane one; 1 within `tolerance` or without a voxel size."
+def _anisotropy(voxel_size):
     if voxel_size is None: return 1.0
     vz, vy, vx = check_voxel_size(voxel_size)
-    f = vz / ((vy + vx) / 2)
+    return vz / ((vy + vx) / 2)
+
+def z_factor(voxel_size, model_voxel_size=None, tolerance=0.15):
+    "Planes of the network's grid per scan plane: the scan's z step over its in-plane size, relative to the same ratio of the voxels the model was trained on (isotropic if unknown); 1 within `tolerance` or without a voxel size."
+    f = _anisotropy(voxel_size) / _anisotropy(model_voxel_size)
     return 1.0 if abs(f - 1) <= tolerance else float(f)
 
 def _resampled_planes(n_planes, factor):
@@ -346,7 +367,8 @@ def detect_scan(scan, out_dir, model=None, mode='multiply', threshold=0.5, two_v
         raise DeepMACTError(f"black_level must be 'auto' or a number of counts >= 0, got {black_level!r}")
     out_dir = Path(out_dir); parts = out_dir / 'parts'
     # an anisotropic scan is resampled to isotropic voxels for the 2D network (see `z_factor`)
-    fz = z_factor(voxel_size) if resample and detector is None and model.config.get('dim', 2) == 2 else 1.0
+    fz = (z_factor(voxel_size, model.meta.get('voxel_size')) if resample and detector is None and model.config.get('dim', 2) == 2
+          else 1.0)
     params = dict(scan=str(scan.path or scan), shape=list(scan.shape), mode=mode, threshold=threshold,
                   two_views=bool(two_views), min_contrast=min_contrast, split=bool(split), size=size,
                   overlap=overlap, only_tissue=only_tissue, black_level=black_level, z_factor=round(fz, 4))

@@ -16,8 +16,8 @@ from .io import DeepMACTError, open_scan, write_nifti, atomic_path, check_shape
 __all__ = ['PLAN_FIELDS', 'SHAPE_FIELDS', 'VIEWS', 'Subvolume', 'grid_shape', 'plan_subvolumes', 'plan_voxels', 'overview',
            'tissue_mask', 'black_level', 'foreground_subvolumes', 'read_subvolume', 'cut_volume', 'write_plan',
            'read_plan', 'plan_with_tissue', 'subvolume_name', 'save_subvolumes', 'max_projections', 'save_triplet',
-           'load_triplet', 'projections_with_depth', 'export_projections', 'load_projections', 'show_plan',
-           'peak_rss_mb', 'measure_cut']
+           'load_triplet', 'projections_with_depth', 'projections_exported', 'export_projections', 'load_projections',
+           'show_plan', 'peak_rss_mb', 'measure_cut']
 
 # %% ../nbs/02_prep.ipynb #a0a01484
 @dataclass(frozen=True)
@@ -231,6 +231,17 @@ def projections_with_depth(volume) -> tuple[tuple, tuple]:
     return tuple(maxima), tuple(depths)
 
 # %% ../nbs/02_prep.ipynb #35671225
+def _exported(out_dir, plan, labels):
+    "Ids of the subvolumes of `plan` whose triplets (and label triplets) are all in `out_dir`."
+    suffixes = ('_image.tif', '_depth.tif') + (('_label.tif',) if labels else ())
+    return {sv.id for sv in plan if all((Path(out_dir)/(subvolume_name(sv) + s)).exists() for s in suffixes)}
+
+def projections_exported(out_dir, labels=True) -> bool:
+    "Whether `export_projections` has finished `out_dir` (its plan and every kept subvolume's triplets): a finished data set need not be made again."
+    if not (Path(out_dir)/'plan.csv').exists(): return False
+    plan, keep = read_plan(Path(out_dir)/'plan.csv')
+    return {sv.id for sv, k in zip(plan, keep) if k} <= _exported(out_dir, plan, labels)
+
 def export_projections(scan, out_dir, labels=None, size=350, overlap=50, only_tissue=True) -> Path:
     "Save the MIP and depth triplets of every (tissue) subvolume of `scan`, and the MIP triplets of its `labels` when given; resumes."
     scan, out_dir = open_scan(scan), Path(out_dir)
@@ -241,8 +252,7 @@ def export_projections(scan, out_dir, labels=None, size=350, overlap=50, only_ti
     plan, keep = plan_with_tissue(scan, size, overlap, only_tissue)
     out_dir.mkdir(parents=True, exist_ok=True)
     write_plan(out_dir/'plan.csv', plan, keep)
-    suffixes = ('_image.tif', '_depth.tif') + (('_label.tif',) if labels is not None else ())
-    done = {sv.id for sv in plan if all((out_dir/(subvolume_name(sv) + s)).exists() for s in suffixes)}
+    done = _exported(out_dir, plan, labels is not None)
     label_iter = cut_volume(labels, size, overlap, keep=keep, skip=done) if labels is not None else None
     for sv, a in cut_volume(scan, size, overlap, keep=keep, skip=done):
         maxima, depths = projections_with_depth(a)

@@ -13,8 +13,8 @@ from .unet import load_model, save_model, WEIGHTS_DIR, DEFAULT_WEIGHTS
 from .predict import detect_scan, score_detections
 
 # %% auto #0
-__all__ = ['POOLED', 'CONTRAST_BANDS', 'RADIUS_BANDS', 'DELIVR_VOXEL_SIZE', 'pooled_scores', 'evaluate_synthetic', 'recall_by',
-           'quality_benchmark', 'print_quality', 'delivr_patches', 'mask_centres', 'score_on_masks']
+__all__ = ['POOLED', 'CONTRAST_BANDS', 'RADIUS_BANDS', 'DELIVR_VOXEL_SIZE', 'pooled_scores', 'evaluate_synthetic', 'record_facts',
+           'recall_by', 'quality_benchmark', 'print_quality', 'delivr_patches', 'mask_centres', 'score_on_masks']
 
 # %% ../nbs/08_pretrained.ipynb #7f4ea358
 POOLED = ('n_predicted', 'n_true', 'true_positives', 'true_positives_any', 'detected_any', 'split', 'merged')
@@ -40,6 +40,11 @@ def evaluate_synthetic(model, seeds, out_dir, shape=None, style=None, **kwargs):
         s.pop('matched'); scores.append(s)
         rows.append(dict(seed=seed, **{k: round(v, 4) if isinstance(v, float) else v for k, v in s.items()}))
     return dict(pooled_scores(scores), per_scan=rows)
+
+def record_facts(path, **facts):
+    "Add `facts` to the meta of the model file `path` (and its JSON), atomically."
+    model = load_model(path)
+    return save_model(model, path, **{**model.meta, **facts})
 
 # %% ../nbs/08_pretrained.ipynb #3bfe6053
 CONTRAST_BANDS = ((1.5, 3.0), (3.0, 5.0), (5.0, math.inf))      # peak contrast over the local background

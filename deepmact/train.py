@@ -10,12 +10,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from .io import DeepMACTError, open_scan, natural_key
-from .prep import load_projections, export_projections
+from .prep import load_projections, export_projections, projections_exported
 from .unet import build_unet, save_model
 from .metrics import dice
 
 # %% auto #0
-__all__ = ['LOSSES', 'SYNTHETIC_SHAPES', 'SCAN_SUFFIXES', 'LABEL_SUFFIXES', 'weighted_bce', 'soft_dice_loss',
+__all__ = ['LOSSES', 'SYNTHETIC_SHAPES', 'TRAINING_STYLES', 'SCAN_SUFFIXES', 'LABEL_SUFFIXES', 'weighted_bce', 'soft_dice_loss',
            'normalize_projection', 'network_input', 'uses_depth', 'projection_samples', 'kfold_split', 'augment',
            'random_crop', 'batches', 'evaluate', 'train_model', 'plot_history', 'train_synthetic', 'start_model',
            'train_on_folders', 'scan_stem', 'pairs_in_folders', 'train_on_scans', 'train_synthetic_3d']
@@ -189,24 +189,50 @@ def _fit_and_save(model, samples, out, epochs, k, fold, seed, meta, **kwargs):
 
 SYNTHETIC_SHAPES = ((256, 768, 384), (350, 650, 350))   # the demo's shape (border and padded subvolumes) and full cubes
 
+TRAINING_STYLES = ('default', 'diverse')
+
+def _training_scan(style, seed, shape, n_metastases):
+    "A synthetic training scan: the generator's defaults, or a style drawn from wide ranges (`diverse_scan`)."
+    if style == 'default':
+        from deepmact.synthetic import SyntheticScan
+        return SyntheticScan(shape, seed=seed, n_metastases=n_metastases)
+    from deepmact.styles import diverse_scan
+    from deepmact.io import ArrayScan
+    view = diverse_scan(seed, shape, n_metastases)
+    scan = ArrayScan(view[...], view.voxel_size)          # rendered once (blur, camera), cut many times
+    scan.labels = ArrayScan(view.labels[...])
+    return scan
+
 def train_synthetic(out, data_dir, seeds=range(1000, 1040), shapes=SYNTHETIC_SHAPES, n_metastases=120, size=350,
-                    overlap=50, config='lean', epochs=60, k=5, fold=0, seed=0, progress=True, depth=True, **kwargs):
-    "Train a network from scratch on synthetic scans made with `seeds` (shapes taken in turn); save it to `out`; `depth`: it reads depth maps too."
-    from deepmact.synthetic import SyntheticScan
+                    overlap=50, config='lean', epochs=60, k=5, fold=0, seed=0, progress=True, depth=True, style='default',
+                    real_backgrounds=0, init=None, **kwargs):
+    "Train a network on synthetic scans made with `seeds` (shapes taken in turn; `style` 'default' or 'diverse'), plus `real_backgrounds` insertions per real training background, from scratch or from `init` (`start_model`); save it to `out`; `depth`: it reads depth maps too."
     from deepmact.prep import export_projections
+    if style not in TRAINING_STYLES: raise DeepMACTError(f"style must be one of {', '.join(TRAINING_STYLES)}; got {style!r}")
     data_dir, seeds = Path(data_dir), [int(s) for s in seeds]
     shapes = [tuple(int(v) for v in s) for s in shapes]
     folders = []
     for i, s in enumerate(seeds):
         shape = shapes[i % len(shapes)]
-        scan = SyntheticScan(shape, seed=s, n_metastases=n_metastases)
-        name = f"seed{s}-{'x'.join(map(str, shape))}-{n_metastases}-{size}-{overlap}"   # resumes only the same data
-        folders.append(export_projections(scan, data_dir / name, labels=scan.labels, size=size, overlap=overlap))
+        name = f"{'seed' if style == 'default' else style}{s}-{'x'.join(map(str, shape))}-{n_metastases}-{size}-{overlap}"
+        folders.append(data_dir / name)                    # resumes only the same data; a finished folder is not made again
+        if projections_exported(folders[-1]): continue
+        scan = _training_scan(style, s, shape, n_metastases)
+        export_projections(scan, folders[-1], labels=scan.labels, size=size, overlap=overlap)
+    if real_backgrounds:
+        from deepmact.styles import real_training_scans
+        for scan in real_training_scans(real_backgrounds):
+            folders.append(export_projections(scan, data_dir / f"real{scan.seed}-{Path(scan.path).stem}-{size}-{overlap}",
+                                              labels=scan.labels, size=size, overlap=overlap, only_tissue=False))
     samples = projection_samples(folders, group_by='scan', depth=depth)
     torch.manual_seed(seed)
-    model = build_unet(config, in_channels=2 if depth else 1)
-    meta = dict(data='synthetic', data_seeds=seeds, scan_shapes=[list(s) for s in shapes], n_metastases=n_metastases,
-                subvolume_size=size, overlap=overlap, n_samples=len(samples))
+    if init is None: model = build_unet(config, in_channels=2 if depth else 1)
+    else:
+        model = start_model(init, seed)
+        if uses_depth(model) != depth: raise DeepMACTError(f"init: {init} {'reads' if uses_depth(model) else 'does not read'} depth maps; depth={depth}")
+    meta = dict(data='synthetic' if style == 'default' else 'synthetic-diverse', data_seeds=seeds, start_weights=None if init is None else str(init),
+                scan_shapes=[list(s) for s in shapes], n_metastases=n_metastases, subvolume_size=size, overlap=overlap,
+                n_samples=len(samples), style=style, real_backgrounds=real_backgrounds)
     return _fit_and_save(model, samples, out, epochs, k, fold, seed, meta, progress=progress, **kwargs)
 
 def start_model(init='shipped', seed=0):
