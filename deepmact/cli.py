@@ -71,6 +71,9 @@ def print_detection(summary, out):
     t = summary['timings']
     print(f"{summary['n_metastases']} metastases in {summary['n_processed']} of {summary['n_subvolumes']} subvolumes "
           f"({summary['n_resumed']} resumed) in {t['total']:.1f} s ({summary['voxels_per_second'] / 1e6:.1f} M voxels/s)")
+    if summary.get('z_factor', 1) != 1:
+        print(f"voxel size {tuple(summary['voxel_size'])} um: each subvolume was resampled along z by {summary['z_factor']:.2f} to the "
+              f"voxels the network was trained on (--no-resample: as it is)")
     print(f"outputs in {out}: metastases.csv, metastases.json, labels.zarr, overview.png, run.json")
 
 def run_demo(out='deepmact-demo', seed=0, size=350, overlap=50, progress=True):
@@ -240,11 +243,14 @@ def run_train(args):
     out = Path(args.out)
     if args.init and args.weights: raise DeepMACTError("--weights is the older name of --init FILE: give one of them")
     init = args.init or args.weights or 'shipped'
+    if not args.synthetic and (args.style != 'default' or args.real_backgrounds):
+        raise DeepMACTError("--style and --real-backgrounds go with --synthetic")
     if args.synthetic:
         if args.scans is not None: raise DeepMACTError(f"--scans takes a folder of scans; the number of synthetic scans is --n-synthetic (got --scans {args.scans})")
         model, hist = train_synthetic(out, out.parent / f'{out.stem}-data', epochs=args.epochs or 60,
                                       seeds=range(args.first_seed, args.first_seed + args.n_synthetic), depth=not args.no_depth,
-                                      style=args.style, real_backgrounds=args.real_backgrounds)
+                                      style=args.style, real_backgrounds=args.real_backgrounds,
+                                      init=args.init or args.weights)    # --init: continue from those weights
     else:
         labels, folders = args.labels or [], [Path(f) for f in (args.triplets or [])]
         if args.scans is not None:
@@ -335,7 +341,7 @@ def _parser():
     q.add_argument('--first-seed', type=int, default=1000, metavar='SEED', help='with --synthetic: the seed of the first scan (default 1000)')
     q.add_argument('--no-depth', action='store_true', help='with --synthetic: a network of projections only (the published input), without depth maps')
     q.add_argument('--style', choices=('default', 'diverse'), default='default',
-                   help="with --synthetic: the generator's defaults, or a style per scan drawn from wide ranges (how the shipped weights were made)")
+                   help="with --synthetic: the generator's defaults (the shipped weights' recipe), or a style per scan drawn from wide ranges")
     q.add_argument('--real-backgrounds', type=int, default=0, metavar='N',
                    help='with --synthetic: also N insertions into each real training background of the shared data (default 0)')
     q = sub.add_parser('demo', help='detect metastases in a synthetic scan and score them against its ground truth')

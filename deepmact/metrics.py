@@ -8,7 +8,8 @@ import numpy as np
 from .io import DeepMACTError
 
 # %% auto #0
-__all__ = ['dice', 'iou', 'truth_overlaps', 'truth_hits', 'match_one_to_one', 'detection_scores', 'centre_scores']
+__all__ = ['dice', 'iou', 'truth_overlaps', 'truth_hits', 'match_one_to_one', 'precision_recall_f1', 'detection_scores',
+           'centre_scores']
 
 # %% ../nbs/04_metrics.ipynb #728cbb89
 def _pair(pred, truth):
@@ -56,7 +57,8 @@ def match_one_to_one(weights, n_pred):
     rows, cols = linear_sum_assignment(w, maximize=True)
     return [(preds[r], trues[c]) for r, c in zip(rows, cols) if w[r, c] > 0]
 
-def _prf(tp_pred, n_pred, tp_true, n_true):
+def precision_recall_f1(tp_pred, n_pred, tp_true, n_true):
+    "Precision (`tp_pred` of `n_pred` predictions right), recall (`tp_true` of `n_true` found) and F1; 1.0 where there is nothing to count."
     precision = tp_pred / n_pred if n_pred else 1.0
     recall = tp_true / n_true if n_true else 1.0
     return precision, recall, (2 * precision * recall / (precision + recall) if precision + recall else 0.0)
@@ -68,10 +70,10 @@ def detection_scores(hits, truth_ids):
     hits = [{i: n for i, n in h.items() if i in truth_ids} for h in hits]
     n_pred, n_true = len(hits), len(truth_ids)
     pairs = match_one_to_one({(k, i): n for k, h in enumerate(hits) for i, n in h.items()}, n_pred)
-    precision, recall, f1 = _prf(len(pairs), n_pred, len(pairs), n_true)
+    precision, recall, f1 = precision_recall_f1(len(pairs), n_pred, len(pairs), n_true)
     found = set().union(*hits) if hits else set()
     tp_any = sum(1 for h in hits if h)
-    p_any, r_any, f1_any = _prf(tp_any, n_pred, len(found), n_true)
+    p_any, r_any, f1_any = precision_recall_f1(tp_any, n_pred, len(found), n_true)
     times = {}
     for h in hits:
         for i in h: times[i] = times.get(i, 0) + 1
@@ -95,6 +97,6 @@ def centre_scores(pred_centres, true_centres, max_distance, voxel_size=None):
             # closer pairs weigh more; every admissible pair weighs > 0, so the matching is also as large as it can be
             for j in js: weights[(i, j)] = 1 + len(p) * len(t) + (max_distance - np.linalg.norm(p[i] - t[j])) / max_distance
     pairs = match_one_to_one(weights, len(p))
-    precision, recall, f1 = _prf(len(pairs), len(p), len(pairs), len(t))
+    precision, recall, f1 = precision_recall_f1(len(pairs), len(p), len(pairs), len(t))
     return dict(n_predicted=len(p), n_true=len(t), true_positives=len(pairs), false_positives=len(p) - len(pairs),
                 missed=len(t) - len(pairs), precision=precision, recall=recall, f1=f1, matched=pairs)

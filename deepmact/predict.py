@@ -179,14 +179,15 @@ def split_touching(points, h=0.1, min_volume=6, neck=0.75):
     mask = np.zeros(tuple(pts.max(0) - lo + 2), bool); mask[tuple((pts - lo).T)] = True
     dist = ndi.distance_transform_edt(mask).astype(np.float32)
     land = dist / dist.max()
-    seeds, n = ndi.label(h_maxima(land, h) & mask, np.ones((3, 3, 3), bool))
+    full = np.ones((3, 3, 3), bool)                   # 26-connected, as the components are: no voxel is left out
+    seeds, n = ndi.label(h_maxima(land, h) & mask, full)
     if n < 2: return [pts]
-    parts = watershed(-land, seeds, mask=mask)
+    parts = watershed(-land, seeds, mask=mask, connectivity=full)
     sizes = np.bincount(parts[mask], minlength=n + 1)
     if (sizes[1:] >= min_volume).sum() < 2: return [pts]
     if (sizes[1:] < min_volume).any():                 # too small to be a blob: its seed goes, its voxels go to a neighbour
         seeds[np.isin(seeds, np.nonzero(sizes < min_volume)[0])] = 0
-        parts = watershed(-land, seeds, mask=mask)
+        parts = watershed(-land, seeds, mask=mask, connectivity=full)
     # a neck: the widest point of the border between two regions, against the radius of the smaller one
     peak = ndi.maximum(dist, parts, np.arange(parts.max() + 1))
     border = {}
@@ -242,6 +243,7 @@ def _anisotropy(voxel_size):
 
 def z_factor(voxel_size, model_voxel_size=None, tolerance=0.15):
     "Planes of the network's grid per scan plane: the scan's z step over its in-plane size, relative to the same ratio of the voxels the model was trained on (isotropic if unknown); 1 within `tolerance` or without a voxel size."
+    if voxel_size is None: return 1.0               # nothing known about the scan: it is read as it is
     f = _anisotropy(voxel_size) / _anisotropy(model_voxel_size)
     return 1.0 if abs(f - 1) <= tolerance else float(f)
 
@@ -257,19 +259,24 @@ def resample_z(volume, factor):
     pos = np.clip((np.arange(m) + 0.5) / factor - 0.5, 0, v.shape[0] - 1)
     i0 = np.floor(pos).astype(int); i1 = np.minimum(i0 + 1, v.shape[0] - 1)
     w = (pos - i0).astype(np.float32)[:, None, None]
-    return v[i0].astype(np.float32) * (1 - w) + v[i1].astype(np.float32) * w
+    out = v[i0].astype(np.float32)
+    out *= 1 - w                                        # in place: a resampled cube is large, temporaries would double it
+    out += v[i1].astype(np.float32) * w
+    return out
 
 def to_scan_planes(points, factor, n_planes):
-    "Points (n, 3) of the `resample_z` grid back on a volume of `n_planes` scan planes (each takes its nearest resampled plane)."
+    "Points (n, 3) of the `resample_z` grid back on a volume of `n_planes` scan planes: each scan plane takes its nearest resampled plane, and each resampled plane goes to the scan plane it lies in (so no point is lost)."
     pts = np.asarray(points, int).reshape(-1, 3)
     m, nearest = _resampled_planes(n_planes, factor)
+    within_plane = pts.copy()
+    within_plane[:, 0] = np.clip(np.floor((pts[:, 0] + 0.5) / factor), 0, n_planes - 1)
     order = np.argsort(nearest, kind='stable')
     starts = np.searchsorted(nearest[order], np.arange(m + 1))
     copies = (starts[1:] - starts[:-1])[pts[:, 0]]                 # scan planes taking each point's plane: 0, 1 or more
     out = np.repeat(pts, copies, axis=0)
     within = np.arange(len(out)) - np.repeat(np.cumsum(copies) - copies, copies)
     out[:, 0] = order[np.repeat(starts[pts[:, 0]], copies) + within]
-    return np.unique(out, axis=0)
+    return np.unique(np.concatenate([out, within_plane]), axis=0)
 
 # %% ../nbs/07_predict.ipynb #8dd23279
 def predict_volume(model, volume, tile=128, margin=16):

@@ -21,13 +21,11 @@ POOLED = ('n_predicted', 'n_true', 'true_positives', 'true_positives_any', 'dete
 
 def pooled_scores(scores):
     "Pool per-scan `detection_scores` dicts: counts added, then precision, recall and F1 one to one, and the lenient `*_any`."
+    from deepmact.metrics import precision_recall_f1
     tot = {k: sum(s[k] for s in scores) for k in POOLED}
-    p = tot['true_positives'] / tot['n_predicted'] if tot['n_predicted'] else 1.0
-    r = tot['true_positives'] / tot['n_true'] if tot['n_true'] else 1.0
-    pa = tot['true_positives_any'] / tot['n_predicted'] if tot['n_predicted'] else 1.0
-    ra = tot['detected_any'] / tot['n_true'] if tot['n_true'] else 1.0
-    f = lambda a, b: 2 * a * b / (a + b) if a + b else 0.0
-    return dict(tot, precision=p, recall=r, f1=f(p, r), precision_any=pa, recall_any=ra, f1_any=f(pa, ra))
+    p, r, f1 = precision_recall_f1(tot['true_positives'], tot['n_predicted'], tot['true_positives'], tot['n_true'])
+    pa, ra, fa = precision_recall_f1(tot['true_positives_any'], tot['n_predicted'], tot['detected_any'], tot['n_true'])
+    return dict(tot, precision=p, recall=r, f1=f1, precision_any=pa, recall_any=ra, f1_any=fa)
 
 def evaluate_synthetic(model, seeds, out_dir, shape=None, style=None, **kwargs):
     "Object-level scores of `model` on synthetic scans with `seeds` (never used in training; `style`: more `SyntheticScan` arguments), per scan and pooled."
@@ -136,7 +134,7 @@ def mask_centres(mask):
 def score_on_masks(pairs, out_dir, model=None, detector=None, max_distance=6.0, voxel_size=DELIVR_VOXEL_SIZE, size=100,
                    overlap=50, **detect_kwargs):
     "Detect on each (volume, mask) pair and match centres one to one within `max_distance` µm; pooled and per-patch scores."
-    from deepmact.metrics import centre_scores
+    from deepmact.metrics import centre_scores, precision_recall_f1
     rows, tot = [], dict(tp=0, pred=0, true=0)
     for vol, mask in pairs:
         res = detect_scan(vol, Path(out_dir) / Path(vol).stem, model=model, detector=detector, size=size, overlap=overlap,
@@ -146,5 +144,5 @@ def score_on_masks(pairs, out_dir, model=None, detector=None, max_distance=6.0, 
         s = centre_scores(pred, mask_centres(open_scan(mask)[...]), max_distance, voxel_size)
         rows.append(dict(patch=Path(vol).stem, **{k: s[k] for k in ('n_predicted', 'n_true', 'true_positives', 'f1')}))
         tot['tp'] += s['true_positives']; tot['pred'] += s['n_predicted']; tot['true'] += s['n_true']
-    p = tot['tp'] / tot['pred'] if tot['pred'] else 1.0; r = tot['tp'] / tot['true'] if tot['true'] else 1.0
-    return dict(precision=p, recall=r, f1=2 * p * r / (p + r) if p + r else 0.0, n_true=tot['true'], n_predicted=tot['pred'], per_patch=rows)
+    p, r, f1 = precision_recall_f1(tot['tp'], tot['pred'], tot['tp'], tot['true'])
+    return dict(precision=p, recall=r, f1=f1, n_true=tot['true'], n_predicted=tot['pred'], per_patch=rows)

@@ -187,7 +187,7 @@ def _fit_and_save(model, samples, out, epochs, k, fold, seed, meta, **kwargs):
     model.meta = meta
     return model, history
 
-SYNTHETIC_SHAPES = ((256, 768, 384), (350, 650, 350))   # the demo's shape (border and padded subvolumes) and full cubes
+SYNTHETIC_SHAPES = ((256, 768, 384), (350, 650, 350))   # the demo's shape (subvolumes cut at the scan's border) and full cubes
 
 TRAINING_STYLES = ('default', 'diverse')
 
@@ -261,18 +261,19 @@ SCAN_SUFFIXES = ('.ome.tiff', '.ome.tif', '.nii.gz', '.tiff', '.tif', '.nii', '.
 LABEL_SUFFIXES = ('_labels', '_label', '_masks', '_mask', '-labels', '-label', '-masks', '-mask')
 
 def scan_stem(path) -> str | None:
-    "The name a scan or label volume is matched by: without its extension; a folder (of TIFF planes) by its name; None if neither."
+    "The name a scan or label volume is matched by: without its extension; a folder of TIFF planes by its name; None if neither."
     path = Path(path)
     for suffix in SCAN_SUFFIXES:
         if path.name.lower().endswith(suffix) and len(path.name) > len(suffix): return path.name[:-len(suffix)]
-    return path.name if path.is_dir() else None
+    if path.is_dir() and any(q.suffix.lower() in ('.tif', '.tiff') for q in path.iterdir()): return path.name
+    return None                                          # other folders (a labels folder inside, training triplets) are not scans
 
 def _volumes_in(folder, what) -> dict:
     folder = Path(folder)
     if not folder.is_dir(): raise DeepMACTError(f"{what} folder {folder} does not exist or is not a folder")
     found = {}
     for p in sorted(folder.iterdir()):
-        stem = None if p.name.startswith('.') else scan_stem(p)
+        stem = None if p.name.startswith('.') or (p.is_dir() and p.name.endswith('-triplets')) else scan_stem(p)
         if stem is None: continue
         if stem in found: raise DeepMACTError(f"{what} folder {folder}: {found[stem].name} and {p.name} have the same name {stem!r}; keep one")
         found[stem] = p
@@ -286,6 +287,7 @@ def _label_base(stem):
 def pairs_in_folders(scans_dir, labels_dir) -> list[tuple[Path, Path]]:
     "(scan, label volume) pairs of the two folders, matched by name (`scan_stem`; a label may end in `_label`, `_mask`, ...), in name order."
     scans, labels = _volumes_in(scans_dir, 'scans'), _volumes_in(labels_dir, 'labels')
+    scans = {s: p for s, p in scans.items() if p.resolve() != Path(labels_dir).resolve()}    # labels/ inside scans/
     if Path(scans_dir).resolve() == Path(labels_dir).resolve():     # one folder: the labels are the names with a suffix
         scans = {s: p for s, p in scans.items() if _label_base(s) is None}
         labels = {s: p for s, p in labels.items() if _label_base(s) is not None}
