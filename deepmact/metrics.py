@@ -46,16 +46,29 @@ def truth_hits(points, truth_labels):
     "For each predicted object (an (n, 3) array of global voxel coordinates), the set of true label ids it covers."
     return [set(o) for o in truth_overlaps(points, truth_labels)]
 
-def match_one_to_one(weights, n_pred):
+def match_one_to_one(weights):
     "Pairs (prediction index, true id) of a maximum-weight one-to-one matching; `weights`: {(prediction, true id): weight > 0}."
     from scipy.optimize import linear_sum_assignment
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
     if not weights: return []
     preds = sorted({p for p, _ in weights}); trues = sorted({t for _, t in weights})
     pi, ti = {p: k for k, p in enumerate(preds)}, {t: k for k, t in enumerate(trues)}
-    w = np.zeros((len(preds), len(trues)))
-    for (p, t), v in weights.items(): w[pi[p], ti[t]] = v
-    rows, cols = linear_sum_assignment(w, maximize=True)
-    return [(preds[r], trues[c]) for r, c in zip(rows, cols) if w[r, c] > 0]
+    r = np.array([pi[p] for p, _ in weights]); c = np.array([ti[t] for _, t in weights])
+    v = np.array(list(weights.values()), float)
+    # objects that share no voxel with each other are matched apart: a whole scan is many small problems, not one
+    # dense (predictions x truths) one
+    graph = coo_matrix((np.ones(len(r)), (r, len(preds) + c)), shape=(len(preds) + len(trues),) * 2)
+    _, group = connected_components(graph, directed=False)
+    pairs = []
+    for g in np.unique(group[r]):
+        sel = group[r] == g
+        rows, cols = np.unique(r[sel]), np.unique(c[sel])
+        w = np.zeros((len(rows), len(cols)))
+        w[np.searchsorted(rows, r[sel]), np.searchsorted(cols, c[sel])] = v[sel]
+        a, b = linear_sum_assignment(w, maximize=True)
+        pairs += [(preds[rows[i]], trues[cols[j]]) for i, j in zip(a, b) if w[i, j] > 0]
+    return sorted(pairs)
 
 def precision_recall_f1(tp_pred, n_pred, tp_true, n_true):
     "Precision (`tp_pred` of `n_pred` predictions right), recall (`tp_true` of `n_true` found) and F1; 1.0 where there is nothing to count."
@@ -69,7 +82,7 @@ def detection_scores(hits, truth_ids):
     hits = [h if isinstance(h, dict) else dict.fromkeys(h, 1) for h in hits]
     hits = [{i: n for i, n in h.items() if i in truth_ids} for h in hits]
     n_pred, n_true = len(hits), len(truth_ids)
-    pairs = match_one_to_one({(k, i): n for k, h in enumerate(hits) for i, n in h.items()}, n_pred)
+    pairs = match_one_to_one({(k, i): n for k, h in enumerate(hits) for i, n in h.items()})
     precision, recall, f1 = precision_recall_f1(len(pairs), n_pred, len(pairs), n_true)
     found = set().union(*hits) if hits else set()
     tp_any = sum(1 for h in hits if h)
@@ -96,7 +109,7 @@ def centre_scores(pred_centres, true_centres, max_distance, voxel_size=None):
         for i, js in enumerate(cKDTree(t).query_ball_point(p, max_distance)):
             # closer pairs weigh more; every admissible pair weighs > 0, so the matching is also as large as it can be
             for j in js: weights[(i, j)] = 1 + len(p) * len(t) + (max_distance - np.linalg.norm(p[i] - t[j])) / max_distance
-    pairs = match_one_to_one(weights, len(p))
+    pairs = match_one_to_one(weights)
     precision, recall, f1 = precision_recall_f1(len(pairs), len(p), len(pairs), len(t))
     return dict(n_predicted=len(p), n_true=len(t), true_positives=len(pairs), false_positives=len(p) - len(pairs),
                 missed=len(t) - len(pairs), precision=precision, recall=recall, f1=f1, matched=pairs)
