@@ -378,7 +378,8 @@ def detect_scan(scan, out_dir, model=None, mode='multiply', threshold=0.5, two_v
           else 1.0)
     params = dict(scan=str(scan.path or scan), shape=list(scan.shape), mode=mode, threshold=threshold,
                   two_views=bool(two_views), min_contrast=min_contrast, split=bool(split), size=size,
-                  overlap=overlap, only_tissue=only_tissue, black_level=black_level, z_factor=round(fz, 4))
+                  overlap=overlap, only_tissue=only_tissue, black_level=black_level, z_factor=round(fz, 4),
+                  voxel_size_um=list(voxel_size) if voxel_size else None)    # a resume with another voxel size would mix µm
     if detector is None:
         params.update(weights=model.meta.get('name', model.config),
                       weights_meta={k: model.meta.get(k) for k in ('data', 'data_seeds', 'epochs', 'best_epoch', 'val_dice', 'val_f1')})
