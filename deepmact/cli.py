@@ -352,6 +352,8 @@ def _parser():
     q.add_argument('--shell', action='store_true', help='instead: time `deepmact detect` in a fresh process, wall clock, on 256 M and 1 G voxel scans')
     q.add_argument('--repeat', type=int, default=1, help='with --shell: fresh detections per scan (default 1; the machine may be busy)')
     q.add_argument('--quality', action='store_true', help='instead: precision, recall and F1 of the network and the filter detector on the held-out styles')
+    q.add_argument('--weights', help='with --quality: the model file to score (default: the shipped weights)')
+    q.add_argument('--styles', nargs='+', metavar='STYLE', help='with --quality: only these held-out styles (default: all)')
     q.add_argument('--no-3d', action='store_true', help='skip 3D alternative #2')
     q.add_argument('--memory', type=float, metavar='GB', help='instead: cut a synthetic scan of GB gigabytes, report peak memory')
     q.add_argument('--out', help='work folder (default: a temporary one)')
@@ -394,11 +396,15 @@ def main(argv=None) -> int:
         elif args.command == 'train': run_train(args)
         elif args.command == 'demo': run_demo(args.out, args.seed)
         elif args.command == 'bench':
+            modes = [m for m, on in (('--memory', args.memory), ('--shell', args.shell), ('--quality', args.quality)) if on]
+            if len(modes) > 1: raise DeepMACTError(f"bench runs one benchmark at a time: give one of {', '.join(modes)}")
+            if args.repeat < 1: raise DeepMACTError(f"--repeat must be a whole number >= 1, got {args.repeat}")
+            if (args.weights or args.styles) and not args.quality: raise DeepMACTError("--weights and --styles go with --quality")
             if args.memory: bench_cut(args.memory, args.out)
             elif args.shell: bench_shell([args.shape] if args.shape else SHELL_SHAPES, out=args.out, repeat=args.repeat)
             elif args.quality:
                 from deepmact.pretrained import quality_benchmark, print_quality
-                print_quality(quality_benchmark(out=args.out))
+                print_quality(quality_benchmark(args.weights, styles=args.styles, out=args.out))
             else: bench_detect(tuple(args.shape or BENCH_SHAPE), out=args.out, with_3d=not args.no_3d)
     except DeepMACTError as e:
         print(f"deepmact: error: {e}", file=sys.stderr)

@@ -69,6 +69,8 @@ def quality_benchmark(model=None, styles=None, seeds=None, out=None, detectors=(
     from deepmact.filter_detector import filter_detect
     from tqdm.auto import tqdm
     styles = list(styles or STYLES)
+    for s in styles:
+        if s not in STYLES: raise DeepMACTError(f"styles: {s!r} is not a benchmark style ({', '.join(STYLES)})")
     for d in detectors:
         if d not in ('network', 'filter'): raise DeepMACTError(f"detectors must be 'network' and/or 'filter', got {d!r}")
     model = model if isinstance(model, torch.nn.Module) else load_model(model)

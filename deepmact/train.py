@@ -207,7 +207,6 @@ def train_synthetic(out, data_dir, seeds=range(1000, 1040), shapes=SYNTHETIC_SHA
                     overlap=50, config='lean', epochs=60, k=5, fold=0, seed=0, progress=True, depth=True, style='default',
                     real_backgrounds=0, init=None, **kwargs):
     "Train a network on synthetic scans made with `seeds` (shapes taken in turn; `style` 'default' or 'diverse'), plus `real_backgrounds` insertions per real training background, from scratch or from `init` (`start_model`); save it to `out`; `depth`: it reads depth maps too."
-    from deepmact.prep import export_projections
     if style not in TRAINING_STYLES: raise DeepMACTError(f"style must be one of {', '.join(TRAINING_STYLES)}; got {style!r}")
     data_dir, seeds = Path(data_dir), [int(s) for s in seeds]
     shapes = [tuple(int(v) for v in s) for s in shapes]
