@@ -10,8 +10,9 @@ from pathlib import Path
 # `deepmact plan` stay quick, and `deepmact detect` loads only what detection needs
 
 # %% auto #0
-__all__ = ['BENCH_SHAPE', 'SHELL_SHAPES', 'MODES', 'print_plan', 'write_truth_csv', 'prepare_demo', 'print_detection', 'run_demo',
-           'bench_cut', 'bench_detect', 'time_shell', 'bench_shell', 'run_train', 'main', 'run']
+__all__ = ['BENCH_SHAPE', 'SHELL_SHAPES', 'MODES', 'CHAPTER_COMMANDS', 'print_plan', 'write_truth_csv', 'prepare_demo',
+           'print_detection', 'run_demo', 'bench_cut', 'bench_detect', 'time_shell', 'bench_shell', 'run_train',
+           'run_chapter', 'main', 'run']
 
 # %% ../nbs/90_cli.ipynb #9778402b
 def print_plan(scan, size=350, overlap=50, out=None, figure=None, limit=20):
@@ -279,9 +280,34 @@ def _counts_or_auto(v):
 
 MODES = ('multiply', 'average', 'voting')   # deepmact.predict.MODES, spelled out: the parser does not import PyTorch
 
+# each chapter's subcommand lives beside its chapter (deepmact/<chapter>/cli.py, `main(argv) -> int`); this only dispatches
+CHAPTER_COMMANDS = {'organs': 'segment the organs of whole-body scans (AIMOS); train, evaluate',
+                    'spheroids': 'segment and measure tumour spheroids in brightfield images; train, evaluate, export-onnx',
+                    'vessels': 'segment vessels and nerves in 3D, measure them; pretrain, train'}
+
+def run_chapter(name, argv, module=None) -> int:
+    "Run chapter `name`'s own command line (`deepmact.<name>.cli.main(argv)`), with the same error handling as `main`."
+    import importlib
+    from deepmact.io import DeepMACTError
+    try:
+        module = module or importlib.import_module(f'deepmact.{name}.cli')
+        return int(module.main(list(argv)) or 0)
+    except ModuleNotFoundError as e:
+        if not (e.name or '').startswith(f'deepmact.{name}'): raise
+        print(f"deepmact: error: this installation has no '{name}' command (deepmact.{name}.cli is missing)", file=sys.stderr)
+        return 2
+    except (DeepMACTError, OSError) as e:
+        print(f"deepmact: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("deepmact: interrupted; finished outputs are kept and a new run resumes", file=sys.stderr)
+        return 130
+
 def _parser():
     p = argparse.ArgumentParser(prog='deepmact', description='Find and measure micrometastases in whole-body scans.')
     sub = p.add_subparsers(dest='command', required=True)
+    for name, text in CHAPTER_COMMANDS.items():   # listed in --help; `main` hands their arguments to the chapter
+        sub.add_parser(name, help=text + f' (deepmact {name} --help)', add_help=False).add_argument('args', nargs=argparse.REMAINDER)
     def scan_args(q):
         q.add_argument('scan', help='folder of TIFF planes, .tif stack, .nii/.nii.gz or .zarr')
         q.add_argument('--size', type=int, default=350, help='subvolume edge in voxels (default 350)')
@@ -361,6 +387,8 @@ def _parser():
 
 def main(argv=None) -> int:
     "Entry point of the `deepmact` command; returns the exit code."
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in CHAPTER_COMMANDS: return run_chapter(argv[0], argv[1:])
     args = _parser().parse_args(argv)
     from deepmact.io import DeepMACTError, open_scan      # after parsing: --help and usage errors import nothing
     try:

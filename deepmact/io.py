@@ -12,9 +12,9 @@ import nibabel as nib
 import zarr
 
 # %% auto #0
-__all__ = ['DeepMACTError', 'check_voxel_size', 'check_shape', 'natural_key', 'normalize_key', 'Scan', 'ArrayScan',
-           'TiffPlanesScan', 'TiffStackScan', 'NiftiScan', 'ZarrScan', 'open_scan', 'atomic_path', 'iter_slabs',
-           'write_tiff', 'write_tiff_planes', 'write_nifti', 'write_zarr']
+__all__ = ['IMAGE_SUFFIXES', 'DeepMACTError', 'check_voxel_size', 'check_shape', 'natural_key', 'normalize_key', 'Scan',
+           'ArrayScan', 'TiffPlanesScan', 'TiffStackScan', 'NiftiScan', 'ZarrScan', 'open_scan', 'atomic_path',
+           'iter_slabs', 'write_tiff', 'write_tiff_planes', 'write_nifti', 'write_zarr', 'read_image', 'write_image']
 
 # %% ../nbs/00_io.ipynb #50fbab79
 class DeepMACTError(ValueError):
@@ -431,4 +431,51 @@ def write_zarr(path, scan, voxel_size=None, chunks=(64, 256, 256), overwrite=Tru
         arr = zarr.open_array(str(tmp), mode='w', shape=scan.shape, chunks=chunks, dtype=scan.dtype)
         if vs: arr.attrs['voxel_size_um'] = list(vs)
         for z0, a in iter_slabs(scan, chunks[0]): arr[z0:z0 + len(a)] = a
+    return path
+
+# %% ../nbs/00_io.ipynb #e51e2bba
+IMAGE_SUFFIXES = ('.tif', '.tiff', '.png', '.jpg', '.jpeg')
+_LUMA = np.array([0.299, 0.587, 0.114])
+
+def _to_grey(a, path):
+    if a.ndim == 3 and a.shape[-1] in (3, 4):   # colour (alpha dropped) -> luminance in the input's dtype
+        grey = a[..., :3].astype(np.float64) @ _LUMA
+        return np.round(grey).astype(a.dtype) if a.dtype.kind in 'ui' else grey.astype(a.dtype)
+    if a.ndim == 3 and a.shape[0] in (3, 4) and a.shape[-1] > 4: return _to_grey(np.moveaxis(a, 0, -1), path)
+    if a.ndim == 3 and a.shape[0] == 1: return a[0]
+    if a.ndim != 2: raise DeepMACTError(f"{path} holds an array of shape {a.shape}; expected one 2D image (grey or colour)")
+    return a
+
+def read_image(path) -> np.ndarray:
+    "A 2D image (TIFF, PNG, JPEG; 8/16 bit, grey or colour -> grey) as an array in its own dtype."
+    path = Path(path)
+    if not path.is_file(): raise DeepMACTError(f"{path}: no such image file")
+    suffix = path.suffix.lower()
+    if suffix not in IMAGE_SUFFIXES:
+        raise DeepMACTError(f"{path}: not an image file name; expected one of {', '.join(IMAGE_SUFFIXES)}")
+    try:
+        if suffix in _TIFF_SUFFIXES: a = tifffile.imread(path)
+        else:
+            import imageio.v3 as iio
+            a = np.asarray(iio.imread(path))
+    except Exception as e:
+        raise DeepMACTError(f"{path} is not a readable image (corrupt, truncated or another format): {type(e).__name__}") from None
+    if a.dtype == bool: a = a.astype(np.uint8) * 255
+    return _to_grey(np.asarray(a), path)
+
+def write_image(path, image, overwrite=True) -> Path:
+    "Write a 2D (or RGB (H, W, 3)) array as PNG (uint8/uint16) or TIFF (any dtype) by the suffix, atomically."
+    path, image = Path(path), np.asarray(image)
+    suffix = path.suffix.lower()
+    if image.dtype == bool: image = image.astype(np.uint8) * 255
+    if not (image.ndim == 2 or (image.ndim == 3 and image.shape[-1] in (3, 4))):
+        raise DeepMACTError(f"{path}: can write a 2D or RGB(A) image, got shape {image.shape}")
+    with atomic_path(path, overwrite) as tmp:
+        if suffix in _TIFF_SUFFIXES: tifffile.imwrite(tmp, image)
+        elif suffix == '.png':
+            if image.dtype not in (np.uint8, np.uint16):
+                raise DeepMACTError(f"{path}: PNG holds uint8 or uint16, got {image.dtype}; convert or write .tif")
+            import imageio.v3 as iio
+            iio.imwrite(tmp, image, extension='.png')
+        else: raise DeepMACTError(f"{path}: write_image writes .png or .tif/.tiff, not {suffix or 'a file without suffix'}")
     return path

@@ -17,37 +17,52 @@ import torch.nn.functional as F
 from .io import DeepMACTError, atomic_path
 
 # %% auto #0
-__all__ = ['CONFIGS', 'WEIGHTS_DIR', 'DEFAULT_WEIGHTS', 'conv_block', 'UNet', 'build_unet', 'count_parameters', 'save_model',
-           'load_model']
+__all__ = ['RESNET_STAGES', 'CONFIGS', 'WEIGHTS_DIR', 'DEFAULT_WEIGHTS', 'CrossHairConv3d', 'conv_block', 'UNet', 'BasicBlock',
+           'ResNetUNet', 'build_unet', 'count_parameters', 'save_model', 'load_model']
 
 # %% ../nbs/03_unet.ipynb #8e233c08
-def conv_block(c_in, c_out, n_convs=2, dim=2):
-    "`n_convs` x (3x3 or 3x3x3 convolution, batch norm, ReLU) from `c_in` to `c_out` channels."
+class CrossHairConv3d(nn.Conv3d):
+    "3x3x3 convolution restricted to the three orthogonal planes through the kernel's centre (DeepVesselNet's cross-hair filters)."
+    def __init__(self, c_in, c_out, bias=False):
+        super().__init__(c_in, c_out, 3, padding=1, bias=bias)
+        mask = torch.zeros(3, 3, 3)
+        mask[1, :, :] = mask[:, 1, :] = mask[:, :, 1] = 1   # planes z = 1, y = 1, x = 1: 19 of 27 taps
+        self.register_buffer('mask', mask, persistent=False)
+        with torch.no_grad(): self.weight.mul_(self.mask)
+
+    def forward(self, x): return self._conv_forward(x, self.weight * self.mask, self.bias)
+
+def conv_block(c_in, c_out, n_convs=2, dim=2, cross_hair=False):
+    "`n_convs` x (3x3 or 3x3x3 convolution, batch norm, ReLU) from `c_in` to `c_out` channels; `cross_hair`: 3D cross-hair kernels."
+    if cross_hair and dim != 3: raise DeepMACTError("cross_hair convolutions are 3D: use dim=3")
     Conv, Norm = (nn.Conv2d, nn.BatchNorm2d) if dim == 2 else (nn.Conv3d, nn.BatchNorm3d)
     layers = []
     for i in range(n_convs):
-        layers += [Conv(c_in if i == 0 else c_out, c_out, 3, padding=1, bias=False), Norm(c_out), nn.ReLU(inplace=True)]
+        c = c_in if i == 0 else c_out
+        conv = CrossHairConv3d(c, c_out) if cross_hair else Conv(c, c_out, 3, padding=1, bias=False)
+        layers += [conv, Norm(c_out), nn.ReLU(inplace=True)]
     return nn.Sequential(*layers)
 
 # %% ../nbs/03_unet.ipynb #27911249
 class UNet(nn.Module):
     "U-Net in 2D or 3D: `channels` per encoder level, `convs_down`/`convs_up` convolutions per level; returns logits."
     def __init__(self, channels=(8, 16, 32, 64, 128), dim=2, convs_down=2, convs_up=2, centre_convs=1,
-                 in_channels=1, out_channels=1):
+                 in_channels=1, out_channels=1, cross_hair=False):
         super().__init__()
         if dim not in (2, 3): raise DeepMACTError(f"dim must be 2 or 3, got {dim!r}")
         channels = tuple(int(c) for c in channels)
         if not channels or min(channels) < 1: raise DeepMACTError(f"channels must be positive ints, got {channels!r}")
         self.config = dict(channels=channels, dim=dim, convs_down=convs_down, convs_up=convs_up,
                            centre_convs=centre_convs, in_channels=in_channels, out_channels=out_channels)
+        if cross_hair: self.config['cross_hair'] = True   # only when set: older model files keep their config
         self.dim, self.multiple = dim, 2 ** len(channels)
-        self.down = nn.ModuleList(conv_block(in_channels if i == 0 else channels[i - 1], c, convs_down, dim)
+        self.down = nn.ModuleList(conv_block(in_channels if i == 0 else channels[i - 1], c, convs_down, dim, cross_hair)
                                   for i, c in enumerate(channels))
-        self.centre = conv_block(channels[-1], channels[-1], centre_convs, dim)
+        self.centre = conv_block(channels[-1], channels[-1], centre_convs, dim, cross_hair)
         ups, below = [], channels[-1]
         for i in reversed(range(len(channels))):
             out = channels[max(i - 1, 0)]
-            ups.insert(0, conv_block(below + channels[i], out, convs_up, dim))
+            ups.insert(0, conv_block(below + channels[i], out, convs_up, dim, cross_hair))
             below = out
         self.up = nn.ModuleList(ups)
         self.head = (nn.Conv2d if dim == 2 else nn.Conv3d)(channels[0], out_channels, 1)
@@ -69,20 +84,81 @@ class UNet(nn.Module):
         x = self.head(x)
         return x[(..., *[slice(0, s) for s in size])]
 
+# %% ../nbs/03_unet.ipynb #14d5d122
+class BasicBlock(nn.Module):
+    "ResNet basic block: two 3x3 convolutions with batch norm, plus the input (through a strided 1x1 conv when the shape changes)."
+    def __init__(self, c_in, c_out, stride=1):
+        super().__init__()
+        self.conv1 = nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False); self.bn1 = nn.BatchNorm2d(c_out)
+        self.conv2 = nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False); self.bn2 = nn.BatchNorm2d(c_out)
+        self.shortcut = (nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride, bias=False), nn.BatchNorm2d(c_out))
+                         if stride != 1 or c_in != c_out else nn.Identity())
+
+    def forward(self, x):
+        y = F.relu(self.bn1(self.conv1(x)), inplace=True)
+        return F.relu(self.bn2(self.conv2(y)) + self.shortcut(x), inplace=True)
+
+RESNET_STAGES = {'resnet18': (2, 2, 2, 2), 'resnet34': (3, 4, 6, 3)}
+
+class ResNetUNet(nn.Module):
+    "2D U-Net with a ResNet encoder (`encoder`: 'resnet34' or 'resnet18'; `width` = channels of the first stage, 64 published)."
+    def __init__(self, encoder='resnet34', width=64, decoder=(256, 128, 64, 32, 16), in_channels=1, out_channels=1, dim=2):
+        super().__init__()
+        if encoder not in RESNET_STAGES: raise DeepMACTError(f"encoder: unknown {encoder!r}; choose one of {sorted(RESNET_STAGES)} or None")
+        if dim != 2: raise DeepMACTError("a ResNet encoder is 2D: use dim=2")
+        if len(decoder) != 5: raise DeepMACTError(f"decoder needs 5 channel counts (scales 1/16 .. 1/1), got {decoder!r}")
+        width, decoder = int(width), tuple(int(c) for c in decoder)
+        self.config = dict(encoder=encoder, width=width, decoder=decoder, in_channels=in_channels, out_channels=out_channels, dim=2)
+        self.dim, self.multiple = 2, 32
+        self.stem = nn.Sequential(nn.Conv2d(in_channels, width, 7, 2, 3, bias=False), nn.BatchNorm2d(width), nn.ReLU(inplace=True))
+        chans = [width, width, 2 * width, 4 * width, 8 * width]     # stem, stages 1-4
+        stages, c = [], width
+        for s, (n, c_out) in enumerate(zip(RESNET_STAGES[encoder], chans[1:])):
+            blocks = [BasicBlock(c if i == 0 else c_out, c_out, 2 if (i == 0 and s > 0) else 1) for i in range(n)]
+            stages.append(nn.Sequential(*blocks)); c = c_out
+        self.stages = nn.ModuleList(stages)
+        skips = [chans[3], chans[2], chans[1], chans[0], 0]          # joined at scales 1/16, 1/8, 1/4, 1/2, 1/1
+        ups, below = [], chans[4]
+        for skip, c_out in zip(skips, decoder):
+            ups.append(conv_block(below + skip, c_out, 2)); below = c_out
+        self.up = nn.ModuleList(ups)
+        self.head = nn.Conv2d(decoder[-1], out_channels, 1)
+
+    def forward(self, x):
+        size = x.shape[2:]
+        pad = [(-s) % self.multiple for s in size]
+        if any(pad): x = F.pad(x, [p for q in reversed(pad) for p in (0, q)], mode='replicate')
+        full = x.shape[2:]
+        x = self.stem(x); feats = [x]                  # 1/2
+        x = F.max_pool2d(x, 3, 2, 1)                   # 1/4
+        for i, stage in enumerate(self.stages):
+            x = stage(x)
+            if i < 3: feats.append(x)                  # 1/4, 1/8, 1/16; the last stage (1/32) is the bottom
+        for block, skip in zip(self.up, [*reversed(feats), None]):
+            target = skip.shape[2:] if skip is not None else full
+            x = F.interpolate(x, size=target, mode='bilinear', align_corners=False)
+            x = block(x if skip is None else torch.cat([x, skip], 1))
+        return self.head(x)[(..., *[slice(0, s) for s in size])]
+
 # %% ../nbs/03_unet.ipynb #4c67c642
 CONFIGS = {
     'lean': dict(channels=(8, 16, 32, 64, 128), dim=2, convs_down=2, convs_up=2),
     'unet768': dict(channels=(24, 64, 128, 256, 512, 768), dim=2, convs_down=2, convs_up=3),   # published
     '3d-1': dict(channels=(32, 64, 128, 256, 512), dim=3, convs_down=2, convs_up=2),          # handbook 3D #1
     '3d-2': dict(channels=(12, 24, 48), dim=3, convs_down=2, convs_up=2),                      # handbook 3D #2
+    'lean3d': dict(channels=(8, 16, 32, 64), dim=3, convs_down=2, convs_up=2),
+    'resnet34': dict(encoder='resnet34', width=64, decoder=(256, 128, 64, 32, 16), dim=2),    # spheroid paper
 }
 
 def build_unet(config='lean', **overrides):
-    "A `UNet` from a named configuration in `CONFIGS` or a dict of its arguments; `overrides` replace entries."
+    "A `UNet` (or `ResNetUNet` when the configuration names an `encoder`) from a name in `CONFIGS` or a dict; `overrides` replace entries."
     if isinstance(config, str):
         if config not in CONFIGS: raise DeepMACTError(f"config: unknown network {config!r}; choose one of {sorted(CONFIGS)}")
         config = CONFIGS[config]
-    return UNet(**{**config, **overrides})
+    config = {**config, **overrides}
+    if config.get('encoder') is not None: return ResNetUNet(**config)
+    config.pop('encoder', None)
+    return UNet(**config)
 
 def count_parameters(model):
     "Number of trainable parameters."
@@ -113,7 +189,7 @@ def load_model(path=None, device='cpu'):
         raise DeepMACTError(f"weights: {path} is not a model file (PyTorch cannot read it: {type(e).__name__})") from None
     if not isinstance(blob, dict) or blob.get('format') != 'deepmact-unet-1':
         raise DeepMACTError(f"weights: {path} is not a deepmact model file (no 'deepmact-unet-1' format tag)")
-    model = UNet(**blob['config'])
+    model = build_unet(blob['config'])
     try: model.load_state_dict(blob['state_dict'])
     except RuntimeError as e: raise DeepMACTError(f"weights: {path} does not match its configuration: {e}") from None
     model.meta = blob.get('meta', {})

@@ -1,0 +1,1 @@
+"organs chapter of deepmact."

@@ -1,0 +1,1 @@
+"spheroids chapter of deepmact."

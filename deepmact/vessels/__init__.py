@@ -1,0 +1,1 @@
+"vessels chapter of deepmact."
