@@ -8,11 +8,11 @@ import numpy as np
 from .io import DeepMACTError
 
 # %% auto #0
-__all__ = ['dice', 'iou', 'truth_overlaps', 'truth_hits', 'match_one_to_one', 'precision_recall_f1', 'detection_scores',
-           'centre_scores', 'smoothed_dice', 'either_annotator_dice', 'surface', 'surface_distances',
-           'hausdorff_percentile', 'normalized_surface_distance', 'centre_of_mass_distance', 'organ_scores',
-           'volumetry_variability', 'outer_contour', 'contour_perimeter', 'mean_feret_diameter', 'largest_object',
-           'count_objects', 'shape_measures', 'spheroid_scores', 'summarize_spheroid_scores']
+__all__ = ['dice', 'iou', 'masked_scores', 'truth_overlaps', 'truth_hits', 'match_one_to_one', 'precision_recall_f1',
+           'detection_scores', 'centre_scores', 'smoothed_dice', 'either_annotator_dice', 'surface',
+           'surface_distances', 'hausdorff_percentile', 'normalized_surface_distance', 'centre_of_mass_distance',
+           'organ_scores', 'volumetry_variability', 'outer_contour', 'contour_perimeter', 'mean_feret_diameter',
+           'largest_object', 'count_objects', 'shape_measures', 'spheroid_scores', 'summarize_spheroid_scores']
 
 # %% ../nbs/04_metrics.ipynb #728cbb89
 def _pair(pred, truth):
@@ -31,6 +31,19 @@ def iou(pred, truth, empty=1.0):
     pred, truth = _pair(pred, truth)
     union = (pred | truth).sum()
     return float((pred & truth).sum() / union) if union else empty
+
+# %% ../nbs/04_metrics.ipynb #d0e978e0
+def masked_scores(pred, truth, mask=None) -> dict:
+    "Voxel precision, recall, F1 (and tp, fp, fn) of boolean `pred` against `truth`, counted only where `mask` is True."
+    pred, truth = _pair(pred, truth)
+    if mask is not None:
+        mask = np.asarray(mask, bool)
+        if mask.shape != pred.shape: raise DeepMACTError(f"mask and prediction differ in shape: {mask.shape} vs {pred.shape}")
+        pred, truth = pred[mask], truth[mask]
+    tp, fp, fn = int((pred & truth).sum()), int((pred & ~truth).sum()), int((~pred & truth).sum())
+    p = tp / (tp + fp) if tp + fp else 1.0
+    r = tp / (tp + fn) if tp + fn else 1.0
+    return dict(precision=p, recall=r, f1=2 * p * r / (p + r) if p + r else 0.0, tp=tp, fp=fp, fn=fn)
 
 # %% ../nbs/04_metrics.ipynb #3600051e
 def truth_overlaps(points, truth_labels):
