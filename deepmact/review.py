@@ -15,8 +15,9 @@ from .metastases import global_points
 from .filter_detector import grow_region
 
 # %% auto #0
-__all__ = ['SUBVOLUME_FLAGS', 'CANDIDATE_FLAGS', 'COLOURS', 'GROW_HALF', 'N_STD_RANGE', 'Journal', 'read_journal', 'replay',
-           'uncertainty', 'to_rgb', 'outline', 'draw_outlines', 'to_png', 'Review', 'agreement', 'format_agreement',
+__all__ = ['SUBVOLUME_FLAGS', 'CANDIDATE_FLAGS', 'COLOURS', 'RAY_RADII_VX', 'GROW_HALF', 'N_STD_RANGE', 'Journal', 'read_journal',
+           'replay', 'uncertainty', 'to_rgb', 'outline', 'draw_outlines', 'to_png', 'Review', 'hessian_eigenvalues',
+           'blob_score', 'ray_pad', 'rank_ray_depths', 'agreement', 'format_agreement', 'placeholder_png',
            'ReviewWidget', 'simulate_review']
 
 # %% ../nbs/10_review.ipynb #de58f12a
@@ -65,21 +66,25 @@ SUBVOLUME_FLAGS = ('completed', 'interesting', 'problematic')
 CANDIDATE_FLAGS = ('interesting', 'problematic')
 
 def replay(entries):
-    "State after `entries`: decisions, added/reshaped voxels, n_std, flags, added ids, last subvolume and candidate."
-    st = dict(decisions={}, points={}, n_std={}, seeds={}, flags={}, added=[], subvolume=None, candidate=None)
+    "State after `entries`: decisions, added/reshaped voxels, n_std, flags, added ids, last subvolume and candidate, the last add's depths."
+    st = dict(decisions={}, points={}, n_std={}, seeds={}, flags={}, added=[], subvolume=None, candidate=None, depths=None)
     for e in entries:
         a, cid = e['action'], e.get('candidate')
         if a in ('accept', 'reject'): st['decisions'][cid] = a
         elif a == 'undecide': st['decisions'].pop(cid, None)
-        elif a in ('add', 'resize'):
+        elif a in ('add', 'resize', 'move'):
             st['points'][cid] = np.asarray(e['points'], int).reshape(-1, 3)
             st['n_std'][cid], st['seeds'][cid] = e['n_std'], tuple(e['seed'])
-            if a == 'add': st['decisions'][cid] = 'accept'; st['added'].append(cid)
+            if a in ('add', 'move'): st['decisions'][cid] = 'accept'
+            if a == 'add':
+                st['added'].append(cid)
+                if 'depths' in e: st['depths'] = dict(candidate=cid, view=e['view'], options=e['depths'], choice=e['choice'])
+            if a == 'move' and st['depths'] and st['depths']['candidate'] == cid: st['depths']['choice'] = e['choice']
         elif a in ('flag', 'unflag'):
             s = st['flags'].setdefault((e['kind'], e['id']), set())
             (s.add if a == 'flag' else s.discard)(e['flag'])
         elif a == 'goto': st['subvolume'] = e['subvolume']
-        if a in ('select', 'accept', 'reject', 'undecide', 'add', 'resize') and cid is not None: st['candidate'] = cid
+        if a in ('select', 'accept', 'reject', 'undecide', 'add', 'resize', 'move') and cid is not None: st['candidate'] = cid
     return st
 
 # %% ../nbs/10_review.ipynb #6b148d74
@@ -152,6 +157,9 @@ class Review:
         self.order = [sv.id for sv, k in zip(self.plan, np.ones(len(self.plan), bool) if keep is None else keep) if k]
         self.journal = Journal(journal, annotator)
         self._cache, self.thumbnails = None, None       # thumbnails: (step, three pooled projections) of a detect run
+        d = state['depths']                             # the depths the last add offered (see add_at)
+        self.depth_options = None if d is None or d['candidate'] not in self.candidates else dict(
+            d, options=[dict(o, seed=np.asarray(o['seed'], int)) for o in d['options']])
         self.subvolume = state['subvolume'] if state['subvolume'] in self.subvolumes else None
         self.selected = state['candidate'] if state['candidate'] in self.candidates else None
         self.journal.write('open', fingerprint=self.fingerprint, n_candidates=len(records), scan=str(self.scan.path or ''),
@@ -300,6 +308,63 @@ def _flag(self, kind, id, name, on=True):
     (s.add if on else s.discard)(name)
 Review._check_candidate, Review.flag = _check_candidate, _flag
 
+# %% ../nbs/10_review.ipynb #a1d0e002
+RAY_RADII_VX = (2.0, 4.0, 8.0)      # metastasis radii (voxels) tried along a clicked ray
+
+def hessian_eigenvalues(volume, sigma_vx, region=None):
+    "Eigenvalues (ascending, shape (..., 3)) of the Hessian of `volume` smoothed by a Gaussian of `sigma_vx` voxels; `region`: a tuple of slices to return them for (default all)."
+    v = np.asarray(volume, np.float32)
+    if v.ndim != 3: raise DeepMACTError(f"volume must be 3D (z, y, x), got shape {v.shape}")
+    if not sigma_vx > 0: raise DeepMACTError(f"sigma_vx must be > 0 voxels, got {sigma_vx!r}")
+    region = (slice(None),) * 3 if region is None else tuple(region)
+    # central differences of the smoothed volume: exactly 0 on a constant, unlike truncated Gaussian-derivative kernels
+    first = np.gradient(ndi.gaussian_filter(v, sigma_vx))
+    h = None
+    for i in range(3):
+        second = np.gradient(first[i])
+        for j in range(i, 3):
+            part = second[j][region]
+            if h is None: h = np.empty(part.shape + (3, 3), np.float32)
+            h[..., i, j] = h[..., j, i] = part
+    return np.linalg.eigvalsh(h)
+
+def blob_score(volume, radius_vx, region=None):
+    "Blob-likeness for bright blobs of about `radius_vx` voxels: sigma^2 x -(largest Hessian eigenvalue), 0 unless all three are negative; ~0 on tubes and sheets. `region`: slices to score (default all)."
+    if not (isinstance(radius_vx, (int, float)) and radius_vx > 0):
+        raise DeepMACTError(f"radius_vx must be a positive number of voxels, got {radius_vx!r}")
+    sigma = radius_vx / math.sqrt(3)
+    return np.maximum(-hessian_eigenvalues(volume, sigma, region)[..., 2], 0) * np.float32(sigma * sigma)
+
+def ray_pad(radii_vx=RAY_RADII_VX):
+    "Voxels of context `rank_ray_depths` needs around a ray for its largest radius."
+    return int(math.ceil(3 * max(radii_vx) / math.sqrt(3))) + 1
+
+def rank_ray_depths(volume, view, row, col, search=2, radii_vx=RAY_RADII_VX, min_separation=4, n_best=4, depths=None):
+    "Voxels (k, 3) on the rays of `view` (axis 0, 1 or 2) within +-`search` pixels of (row, col), most blob-like first, and their scores (k,); `depths`: (lo, hi) range of depths to keep."
+    v = np.asarray(volume, np.float32)
+    if v.ndim != 3: raise DeepMACTError(f"volume must be 3D (z, y, x), got shape {v.shape}")
+    if view not in (0, 1, 2): raise DeepMACTError(f"view must be 0 (along z), 1 (along y) or 2 (along x), got {view!r}")
+    v = np.moveaxis(v, view, 0)
+    n, h, w = v.shape
+    if not (0 <= row < h and 0 <= col < w): raise DeepMACTError(f"(row, col) = ({row}, {col}) is outside the {h} x {w} projection")
+    pad = ray_pad(radii_vx)
+    r0, c0 = max(row - search - pad, 0), max(col - search - pad, 0)
+    box = v[:, r0:min(row + search + pad + 1, h), c0:min(col + search + pad + 1, w)]
+    win = (slice(None), slice(max(row - search, 0) - r0, min(row + search + 1, h) - r0),
+           slice(max(col - search, 0) - c0, min(col + search + 1, w) - c0))
+    score = np.max([blob_score(box, r, win) for r in radii_vx], axis=0)       # (n, window rows, window cols)
+    profile = score.reshape(n, -1).max(1)
+    lo, hi = (0, n) if depths is None else (max(int(depths[0]), 0), min(int(depths[1]), n))
+    peak = (profile > 0) & (profile == ndi.maximum_filter1d(profile, 2 * min_separation + 1, mode='constant'))
+    kept = []
+    for d in np.argsort(-profile, kind='stable'):  # local maxima along the ray, best first, min_separation apart
+        if not (peak[d] and lo <= d < hi): continue
+        if all(abs(d - k) >= min_separation for k in kept): kept.append(int(d))
+        if len(kept) == n_best: break
+    pos = np.array([(d, *np.unravel_index(int(score[d].argmax()), score[d].shape)) for d in kept], int).reshape(-1, 3)
+    pos[:, 1] += win[1].start + r0; pos[:, 2] += win[2].start + c0
+    return np.insert(pos[:, 1:], view, pos[:, 0], axis=1), profile[kept].astype(np.float32)
+
 # %% ../nbs/10_review.ipynb #815051c6
 GROW_HALF = 49         # grow_region's largest box (+-48) and one voxel more
 
@@ -309,8 +374,9 @@ def _scan_box(self, centre, half=GROW_HALF):
     return lo, np.asarray(self.scan[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]], np.float32)
 Review._scan_box = _scan_box
 
-def _grow_at(self, seed, n_std):
-    lo, box = self._scan_box(seed)
+def _grow_at(self, seed, n_std, within=None):
+    "Region grown at `seed` (scan voxel); `within`: (lo, box) of the scan already read that holds +-GROW_HALF around it."
+    lo, box = self._scan_box(seed) if within is None else within
     pts = grow_region(box, np.asarray(seed) - lo, n_std) + lo
     if len(pts) and np.ptp(pts, 0).max() >= 2 * (GROW_HALF - 1):
         raise DeepMACTError(f"at N = {n_std:g} the region fills its whole +-{GROW_HALF - 1} voxel box: "
@@ -325,35 +391,82 @@ def _volume(self):
     return self._cache[1], self._cache[2]
 Review._grow_at, Review.volume = _grow_at, _volume
 
-def _ray_seed(self, view, row, col, search=2):
-    "Scan voxel of the brightest voxel on the rays of projection `view` within +-`search` pixels of (row, col)."
+def _ray_depths(self, view, row, col, search=2, radii_vx=RAY_RADII_VX, n_best=4):
+    "Seeds along the rays of projection `view` within +-`search` pixels of (row, col): the most blob-like depths, then the brightest voxel; list of dicts (seed: scan voxel, depth: in the subvolume, score, brightest)."
     if view not in (0, 1, 2): raise DeepMACTError(f"view must be 0 (along z), 1 (along y) or 2 (along x), got {view!r}")
-    vol, _ = self.volume()
-    n = vol.shape[0]
-    if not (0 <= row < n and 0 <= col < n): raise DeepMACTError(f"click ({row}, {col}) is outside the {n} x {n} projection")
-    r0, r1, c0, c1 = max(row - search, 0), min(row + search + 1, n), max(col - search, 0), min(col + search + 1, n)
-    block = np.moveaxis(vol, view, 0)[:, r0:r1, c0:c1]
-    d, r, c = np.unravel_index(int(block.argmax()), block.shape)
-    local = np.insert(np.array([r + r0, c + c0]), view, d)
-    return local + np.asarray(self.subvolumes[self.subvolume].offset)
-Review.ray_seed = _ray_seed
+    sv = self.subvolumes[self.subvolume]
+    across = [a for a in range(3) if a != view]
+    h, w = (sv.shape[a] for a in across)
+    if not (0 <= row < h and 0 <= col < w): raise DeepMACTError(f"click ({row}, {col}) is outside the {h} x {w} projection")
+    pad = ray_pad(radii_vx)
+    centre = np.insert(np.array([row, col]), view, 0) + np.asarray(sv.offset)
+    lo, hi = np.maximum(centre - search - pad, 0), np.minimum(centre + search + pad + 1, self.scan.shape)
+    lo[view], hi[view] = max(sv.offset[view] - pad, 0), min(sv.offset[view] + sv.shape[view] + pad, self.scan.shape[view])
+    box = np.asarray(self.scan[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]], np.float32)    # the scan, so blobs at a face are whole
+    first = sv.offset[view] - lo[view]
+    rel = centre - lo
+    pos, score = rank_ray_depths(box, view, int(rel[across[0]]), int(rel[across[1]]), search, radii_vx,
+                                 n_best=n_best, depths=(first, first + sv.shape[view]))
+    out = [dict(seed=p + lo, score=float(s), brightest=False) for p, s in zip(pos, score)]
+    # the handbook's choice, the brightest voxel on those rays, stays one click away
+    win = tuple(slice(first, first + sv.shape[view]) if a == view else slice(max(rel[a] - search, 0), rel[a] + search + 1)
+                for a in range(3))
+    b = np.array(np.unravel_index(int(box[win].argmax()), box[win].shape)) + [s.start for s in win] + lo
+    near = [o for o in out if abs(int(o['seed'][view]) - int(b[view])) < 4]
+    if near: near[0]['brightest'] = True
+    else: out.append(dict(seed=b, score=None, brightest=True))
+    for o in out: o['depth'] = int(o['seed'][view] - sv.offset[view])
+    return out
+Review.ray_depths = _ray_depths
 
 def _add_at(self, view, row, col, n_std=None):
-    "Add the metastasis under a click on projection `view` at (row, col) of the current subvolume; returns its id."
+    "Add the metastasis under a click on projection `view` at (row, col) of the current subvolume, at the most blob-like depth where a region grows; returns its id."
     n_std = self.n_std if n_std is None else n_std
-    seed = self.ray_seed(view, row, col)
-    if np.any(seed >= self.scan.shape): raise DeepMACTError(f"click ({row}, {col}) lies beyond the edge of the scan")
-    pts = self._grow_at(seed, n_std)
-    if len(pts) == 0: raise DeepMACTError(f"nothing to add at ({row}, {col}) of view {view}: the brightest voxel there "
-                                          f"is not above mean + {n_std:g} sd of its surroundings")
+    options, grown = self.ray_depths(view, row, col), []
+    seeds = np.array([o['seed'] for o in options])
+    lo, hi = np.maximum(seeds.min(0) - GROW_HALF, 0), np.minimum(seeds.max(0) + GROW_HALF + 1, self.scan.shape)
+    within = (lo, np.asarray(self.scan[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]], np.float32))   # one read for every depth
+    for o in options:                                    # offered are only the depths where a region grows
+        try: pts = self._grow_at(o['seed'], n_std, within)
+        except DeepMACTError: continue                   # fills its box here
+        if not len(pts): continue
+        flat = np.ravel_multi_index(tuple(pts.T), self.scan.shape)
+        if not any(np.isin(flat, f).any() for _, _, f in grown): grown.append((o, pts, flat))   # one region, offered once
+    if not grown: raise DeepMACTError(f"nothing to add at ({row}, {col}) of view {view}: at none of its {len(options)} depths "
+                                      f"(the most blob-like and the brightest) does a region stand above mean + {n_std:g} sd of its surroundings")
+    options, pts, choice = [g[0] for g in grown], grown[0][1], 0
     cid = max(self.candidates, default=0) + 1
-    self.journal.write('add', candidate=cid, view=int(view), click=[int(row), int(col)], seed=seed.tolist(),
-                       n_std=float(n_std), points=pts.tolist())
+    seed = options[choice]['seed']
+    self.journal.write('add', candidate=cid, view=int(view), click=[int(row), int(col)], seed=seed.tolist(), n_std=float(n_std),
+                       points=pts.tolist(), choice=choice, depths=[dict(o, seed=o['seed'].tolist()) for o in options])
     self.candidates[cid] = dict(points=pts, score=None, contrast=None, source='added', n_std=float(n_std),
                                 seed=tuple(seed.tolist()), record=None)
     self.decisions[cid] = 'accept'; self.selected = cid
+    self.depth_options = dict(candidate=cid, view=int(view), options=options, choice=choice)
     return cid
 Review.add_at = _add_at
+
+def _other_depth(self, choice=None):
+    "Move the last added metastasis to depth `choice` of its click's ray (None: the next one that grows); returns the choice."
+    d = self.depth_options
+    if d is None or d['candidate'] not in self.candidates:
+        raise DeepMACTError("other depth: add a metastasis first (the depths offered are those along its click)")
+    n = len(d['options'])
+    if choice is not None and not (isinstance(choice, (int, np.integer)) and 0 <= choice < n):
+        raise DeepMACTError(f"choice must be a depth index 0..{n - 1}, got {choice!r}")
+    tries = [int(choice)] if choice is not None else [(d['choice'] + k) % n for k in range(1, n)]
+    for i in tries:
+        try: pts = self._grow_at(d['options'][i]['seed'], self.n_std)
+        except DeepMACTError: pts = ()
+        if len(pts): break
+    else: raise DeepMACTError(f"nothing grows at {'depth ' + str(choice) if choice is not None else 'any other depth'} of "
+                              f"candidate {d['candidate']}'s ray (N = {self.n_std:g}); it stays where it is")
+    cid, seed = d['candidate'], d['options'][i]['seed']
+    self.journal.write('move', candidate=int(cid), choice=i, seed=seed.tolist(), n_std=float(self.n_std), points=pts.tolist())
+    self.candidates[cid].update(points=pts, n_std=float(self.n_std), seed=tuple(seed.tolist()), record=None)
+    self.decisions[cid] = 'accept'; self.selected = cid; d['choice'] = i
+    return i
+Review.other_depth = _other_depth
 
 N_STD_RANGE = (1.0, 20.0)
 
@@ -532,10 +645,19 @@ def format_agreement(result):
     return '\n'.join(lines)
 
 # %% ../nbs/10_review.ipynb #79e5bc84
+def placeholder_png(width, height, text):
+    "PNG bytes of a light grey `width` x `height` pixel picture with `text` in its middle: shown where an image has nothing yet."
+    from matplotlib.figure import Figure
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    fig = Figure(figsize=(width / 100, height / 100), dpi=100, facecolor='#eeeeee')
+    fig.text(0.5, 0.5, text, ha='center', va='center', color='#777777', fontsize=9, wrap=True)
+    buf = io.BytesIO(); FigureCanvasAgg(fig).print_png(buf)
+    return buf.getvalue()
+
 class ReviewWidget:
     "ipywidgets front of a `Review`; display it (or `.ui`) in a notebook. `cap`: intensity cap (default: 99.9th percentile of the overview)."
     keys = {'a': 'on_accept', 'r': 'on_reject', 'n': 'on_least_certain', 'g': 'on_grow', 's': 'on_shrink',
-            '.': 'on_next', ',': 'on_previous'}
+            'd': 'on_other_depth', '.': 'on_next', ',': 'on_previous'}
 
     def __init__(self, review, cap=None, width=300, overview_side=240):
         import ipywidgets as W
@@ -548,15 +670,24 @@ class ReviewWidget:
             self._step, self._thumbs = step, [small.max(a) for a in range(3)]
         top = float(max(t.max() for t in self._thumbs)) or 1.0
         cap = float(np.percentile(np.concatenate([t.ravel() for t in self._thumbs]), 99.9)) if cap is None else float(cap)
-        img = lambda w: W.Image(format='png', layout=W.Layout(width=f'{w}px'))
-        self.overview, self.projections = W.Image(format='png'), [img(width) for _ in range(3)]
-        self.slice_images = [img(150) for _ in range(3)]
+        # images keep their aspect: a fixed width, height from the picture, never stretched by the box around them
+        img = lambda w, name: W.Image(format='png', layout=W.Layout(width=f'{w}px', height='auto', align_self='flex-start'),
+                                      _dom_classes=[name])
+        self.overview = img(sum(t.shape[1] for t in self._thumbs) + 8, 'deepmact-overview')    # the picture's own width
+        self.overview.layout.max_width = '100%'
+        self.projections = [img(width, f'deepmact-view-{i}') for i in range(3)]
+        self.slice_images = [img(150, f'deepmact-slice-{i}') for i in range(3)]
+        self.placeholder = placeholder_png(150, 150, 'select a candidate\nto see slices through it')
         self.cap = W.FloatSlider(value=min(max(cap, 1.0), top), min=1.0, max=max(top, 1.0), step=max(top / 500, 1e-3),
-                                 description='intensity cap', continuous_update=False, layout=W.Layout(width='450px'))
-        self.mode = W.ToggleButtons(options=['select', 'add', 'remove'], description='click to')
+                                 description='intensity cap', continuous_update=False, style=dict(description_width='initial'),
+                                 layout=W.Layout(width='450px'), _dom_classes=['deepmact-cap'])
+        self.mode = W.ToggleButtons(options=['select', 'add', 'remove'], description='click to', _dom_classes=['deepmact-mode'])
+        self.depths = W.ToggleButtons(options=[], description='depth', style=dict(description_width='initial', button_width='auto'),
+                                      tooltips=[], layout=W.Layout(display='none'), _dom_classes=['deepmact-depths'])
         self.candidates = W.Select(options=[], rows=8, layout=W.Layout(width='260px'))
-        self.goto_id = W.BoundedIntText(min=0, max=len(review.plan) - 1, description='subvolume', layout=W.Layout(width='170px'))
-        self.status, self.info = W.HTML(), W.HTML()
+        self.goto_id = W.BoundedIntText(min=0, max=len(review.plan) - 1, description='subvolume', layout=W.Layout(width='170px'),
+                                        _dom_classes=['deepmact-goto'])
+        self.status, self.info = W.HTML(_dom_classes=['deepmact-status']), W.HTML(_dom_classes=['deepmact-info'])
         button = lambda label, fn, tip='': self._button(W, label, fn, tip)
         nav = [button('◀ previous', self.on_previous, ','), button('next ▶', self.on_next, '.'),
                button('random', self.on_random), button('least certain', self.on_least_certain, 'n'),
@@ -568,17 +699,22 @@ class ReviewWidget:
         for kind, group in (('subvolume', self.subvolume_flags), ('candidate', self.candidate_flags)):
             for name, tb in group.items(): tb.observe(lambda ch, k=kind, n=name: self.on_flag(k, n, ch['new']), 'value')
         self.candidates.observe(lambda ch: self.on_select(ch['new']), 'value')
+        self.depths.observe(lambda ch: self.on_depth(ch['new']), 'value')
         self.cap.observe(lambda ch: self.refresh(), 'value')
         self._events = []
         for i, im in enumerate(self.projections):
             ev = Event(source=im, watched_events=['click'])
             ev.on_dom_event(lambda e, v=i: self.on_view_click(v, e)); self._events.append(ev)
-        self.ui = W.VBox([self.overview, W.HBox(nav), W.HBox(self.projections), self.mode,
-                          W.HBox([self.candidates, W.VBox([W.HBox(act), W.HBox([W.Label('candidate:')] + list(self.candidate_flags.values())),
-                                                           W.HBox([W.Label('subvolume:')] + list(self.subvolume_flags.values())),
-                                                           self.cap, W.HBox(self.slice_images)])]),
-                          self.info, self.status])
-        keys = Event(source=self.ui, watched_events=['keydown']); keys.on_dom_event(self.on_key); self._events.append(keys)
+        # keys act while the mouse is over the projections, the list and the buttons; not over the subvolume box or
+        # the slider, where ipyevents would swallow the typing (it takes every key while the mouse is over its source)
+        self.keyed = W.VBox([W.HBox(self.projections, layout=W.Layout(align_items='flex-start')), self.mode, self.depths,
+                             W.HBox([self.candidates, W.VBox([W.HBox(act), W.HBox([W.Label('candidate:')] + list(self.candidate_flags.values())),
+                                                              W.HBox([W.Label('subvolume:')] + list(self.subvolume_flags.values()))])])],
+                            _dom_classes=['deepmact-keyed'])
+        self.ui = W.VBox([self.overview, W.HBox(nav), self.keyed, self.cap,
+                          W.HBox(self.slice_images, layout=W.Layout(align_items='flex-start')), self.info, self.status],
+                         _dom_classes=['deepmact-review'])
+        keys = Event(source=self.keyed, watched_events=['keydown']); keys.on_dom_event(self.on_key); self._events.append(keys)
         self.refresh()
 
     def _button(self, W, label, fn, key=''):
@@ -590,11 +726,16 @@ class ReviewWidget:
         display(self.ui)
 
 # %% ../nbs/10_review.ipynb #96c81a5d
-def _do(self, fn, *args, saved=''):
+def _say(self, text='', error=False):
+    "Replace the status line (every action does, so no message outlives the next action)."
+    self.status.value = f"<span style='color:#c00'>{text}</span>" if error else text
+ReviewWidget.say = _say
+
+def _do(self, fn, *args, saved='', message=''):
     try: out = fn(*args)
     except DeepMACTError as e:
-        self.status.value = f"<span style='color:#c00'>{e}</span>"; return None
-    if saved: self.status.value = f"saved: {saved} → {self.review.journal.path.name}"
+        self.say(str(e), error=True); return None
+    self.say(f"saved: {saved} → {self.review.journal.path.name}" if saved else message)
     self.refresh()
     return out
 ReviewWidget._do = _do
@@ -602,7 +743,7 @@ ReviewWidget._do = _do
 def _current(self):
     c = self.review.selected
     if c is None or c not in self.review.candidates:
-        self.status.value = "<span style='color:#c00'>select a candidate first</span>"; return None
+        self.say("select a candidate first", error=True); return None
     return c
 ReviewWidget._current = _current
 
@@ -612,7 +753,7 @@ ReviewWidget.on_random = lambda self: self._do(self.review.random_subvolume)
 ReviewWidget.on_goto = lambda self: self._do(self.review.goto, int(self.goto_id.value))
 def _on_least_certain(self):
     if self._do(self.review.next_candidate) is None and not self.review.queue():
-        self.status.value = 'every candidate is decided'
+        self.say('every candidate is decided')
 ReviewWidget.on_least_certain = _on_least_certain
 
 def _decision(self, decision):
@@ -639,18 +780,48 @@ def _on_flag(self, kind, name, on):
     self._do(self.review.flag, kind, ident, name, on, saved=f"{'flag' if on else 'unflag'} {kind} {ident} {name}")
 ReviewWidget.on_flag = _on_flag
 
+def _depth_note(self):
+    d = self.review.depth_options
+    others = len(d['options']) - 1
+    return (f" · {others} other depth{'s' if others != 1 else ''} on this ray: key d or a depth button" if others else '')
+
+def _pixel(self, view, event):
+    "(row, col) of the pixel of projection `view` under a click `event` (from ipyevents)."
+    h, w = self.review.volume()[1][view].shape
+    if event.get('boundingRectWidth') and event.get('boundingRectHeight') and 'relativeX' in event:
+        # from where in the drawn image the click was: ipyevents' dataX rounds, half a pixel off at any zoom
+        return (min(int(event['relativeY'] / event['boundingRectHeight'] * h), h - 1),
+                min(int(event['relativeX'] / event['boundingRectWidth'] * w), w - 1))
+    return int(event['dataY']), int(event['dataX'])
+ReviewWidget.pixel = _pixel
+
 def _on_view_click(self, view, event):
-    "A click on projection `view`; `event` has the image pixel in dataX (column), dataY (row)."
+    "A click on projection `view`; `event` has the position in the drawn image (relativeX/Y, boundingRectWidth/Height) or the pixel (dataX, dataY)."
     if event.get('type', 'click') != 'click': return
-    row, col = int(event['dataY']), int(event['dataX'])
+    row, col = self.pixel(view, event)
     if self.mode.value == 'add':
-        self._do(self.review.add_at, view, row, col, saved=f'add at ({row}, {col}) of view {view}')
+        cid = self._do(self.review.add_at, view, row, col, saved=f'add at ({row}, {col}) of view {view}')
+        if cid is not None: self.status.value += _depth_note(self)
         return
     cid = self.review.candidate_at(view, row, col)
-    if cid is None: self.status.value = f'no candidate near ({row}, {col})'; return
+    if cid is None: self.say(f'no candidate near ({row}, {col})'); return
     if self.mode.value == 'remove': self._do(self.review.decide, cid, 'reject', saved=f'reject {cid}')
     else: self._do(self.review.select, cid)
 ReviewWidget.on_view_click = _on_view_click
+
+def _on_depth(self, choice):
+    "The reviewer picked depth `choice` of the last added metastasis's ray."
+    d = self.review.depth_options
+    if self._busy or choice is None or d is None or choice == d['choice']: return
+    if self._do(self.review.other_depth, int(choice), saved=f"move {d['candidate']} to depth {d['options'][choice]['depth']}") is None:
+        self.refresh()                                   # refused: the buttons show where it still is
+ReviewWidget.on_depth = _on_depth
+
+def _on_other_depth(self):
+    d = self.review.depth_options
+    if self._do(self.review.other_depth) is not None:
+        self.say(f"saved: move {d['candidate']} to depth {d['options'][d['choice']]['depth']} → {self.review.journal.path.name}")
+ReviewWidget.on_other_depth = _on_other_depth
 
 def _on_key(self, event):
     name = self.keys.get(event.get('key'))
@@ -682,6 +853,15 @@ def _label(self, cid):
     return f"#{cid} {self.review.status(cid):9} {how}, {len(c['points'])} vx{flags}"
 ReviewWidget._label = _label
 
+def _depth_buttons(self):
+    "Labels of the depth choices of the last added metastasis (shown while it is selected), or []."
+    d = self.review.depth_options
+    if d is None or self.review.selected != d['candidate'] or len(d['options']) < 2: return []
+    top = max([o['score'] for o in d['options'] if o['score']] or [1.0])
+    return [f"{'zyx'[d['view']]} {o['depth']}" + (f" · blob {o['score'] / top:.2f}" if o['score'] else '') +
+            (' · brightest' if o['brightest'] else '') for o in d['options']]
+ReviewWidget.depth_buttons = _depth_buttons
+
 def _refresh(self):
     self._busy = True
     try:
@@ -693,8 +873,13 @@ def _refresh(self):
         self.candidates.value = r.selected if r.selected in ids else None
         for name, tb in self.subvolume_flags.items(): tb.value = name in r.flags.get(('subvolume', r.subvolume), ())
         for name, tb in self.candidate_flags.items(): tb.value = name in r.flags.get(('candidate', r.selected), ())
-        if r.selected in r.candidates:
-            for im, pic in zip(self.slice_images, r.slices(r.selected, cap)): im.value = to_png(pic)
+        if r.selected in r.candidates: pics = [to_png(p) for p in r.slices(r.selected, cap)]
+        else: pics = [self.placeholder] * 3                 # an Image without a value draws a broken-image icon
+        for im, pic in zip(self.slice_images, pics): im.value = pic
+        labels = self.depth_buttons()
+        self.depths.options = [(t, i) for i, t in enumerate(labels)]
+        self.depths.value = r.depth_options['choice'] if labels else None
+        self.depths.layout.display = None if labels else 'none'
         p = r.progress()
         self.goto_id.value = r.subvolume
         self.info.value = (f"subvolume <b>{r.subvolume}</b> ({len(ids)} candidates) · decided {p['decided']} of "
@@ -709,7 +894,9 @@ def simulate_review(review, synthetic, complete=True):
     from deepmact.metrics import truth_hits
     if not (hasattr(synthetic, 'labels') and hasattr(synthetic, 'truth')):
         raise DeepMACTError(f"simulate_review needs a SyntheticScan (with labels and truth), got {type(synthetic).__name__}")
-    labels, n = synthetic.labels, dict(accepted=0, rejected=0, added=0, wrong_outlines=0, not_added=0)
+    labels = synthetic.labels
+    n = dict(accepted=0, rejected=0, added=0, other_depths=0, wrong_outlines=0, not_added=0)
+    hits = lambda cid, tid: tid in truth_hits([review.candidates[cid]['points']], labels)[0]
     while (cid := review.next_candidate()) is not None:
         hit = bool(truth_hits([review.candidates[cid]['points']], labels)[0])
         review.decide(cid, 'accept' if hit else 'reject'); n['accepted' if hit else 'rejected'] += 1
@@ -723,8 +910,13 @@ def simulate_review(review, synthetic, complete=True):
             row, col = np.delete(local, view)
             try: cid = review.add_at(view, int(row), int(col))
             except DeepMACTError: continue                    # nothing stands out there: another view
-            if t['metastasis_id'] in truth_hits([review.candidates[cid]['points']], labels)[0]:
-                n['added'] += 1; break
+            hit = hits(cid, t['metastasis_id'])
+            for k in range(len(review.depth_options['options'])):    # the outline missed: one more click on another depth
+                if hit or k == review.depth_options['choice']: continue
+                try: review.other_depth(k)
+                except DeepMACTError: continue
+                n['other_depths'] += 1; hit = hits(cid, t['metastasis_id'])
+            if hit: n['added'] += 1; break
             review.decide(cid, 'reject'); n['wrong_outlines'] += 1
         else: n['not_added'] += 1
     if complete:
