@@ -293,14 +293,16 @@ def run_chapter(name, argv, module=None) -> int:
         module = module or importlib.import_module(f'deepmact.{name}.cli')
         return int(module.main(list(argv)) or 0)
     except ModuleNotFoundError as e:
-        if not (e.name or '').startswith(f'deepmact.{name}'): raise
-        print(f"deepmact: error: this installation has no '{name}' command (deepmact.{name}.cli is missing)", file=sys.stderr)
+        if (e.name or '').startswith(f'deepmact.{name}'): what = f"this installation has no '{name}' command ({e.name} is missing)"
+        elif e.name and not e.name.startswith('deepmact'): what = f"deepmact {name} needs the Python package '{e.name}' (pip install {e.name})"
+        else: raise
+        print(f"deepmact: error: {what}", file=sys.stderr)
         return 2
     except (DeepMACTError, OSError) as e:
         print(f"deepmact: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("deepmact: interrupted; finished outputs are kept and a new run resumes", file=sys.stderr)
+        print("deepmact: interrupted; finished outputs are kept", file=sys.stderr)
         return 130
 
 def _parser():

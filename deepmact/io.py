@@ -438,13 +438,23 @@ IMAGE_SUFFIXES = ('.tif', '.tiff', '.png', '.jpg', '.jpeg')
 _LUMA = np.array([0.299, 0.587, 0.114])
 
 def _to_grey(a, path):
-    if a.ndim == 3 and a.shape[-1] in (3, 4):   # colour (alpha dropped) -> luminance in the input's dtype
+    "(H, W) as it is; (H, W, C) channels last: C = 1 squeezed, 2 grey + alpha, 3 / 4 colour (+ alpha) -> luminance."
+    if a.ndim == 3 and a.shape[-1] in (1, 2): return a[..., 0]
+    if a.ndim == 3 and a.shape[-1] in (3, 4):
         grey = a[..., :3].astype(np.float64) @ _LUMA
         return np.round(grey).astype(a.dtype) if a.dtype.kind in 'ui' else grey.astype(a.dtype)
-    if a.ndim == 3 and a.shape[0] in (3, 4) and a.shape[-1] > 4: return _to_grey(np.moveaxis(a, 0, -1), path)
-    if a.ndim == 3 and a.shape[0] == 1: return a[0]
     if a.ndim != 2: raise DeepMACTError(f"{path} holds an array of shape {a.shape}; expected one 2D image (grey or colour)")
     return a
+
+def _read_tiff_image(path):
+    "The one image of a TIFF file, channels last; a stack of several planes is an error (it is not one image)."
+    with tifffile.TiffFile(path) as tif:
+        if len(tif.pages) > 1 or len(tif.series[0].shape) > 3 or (len(tif.series[0].shape) == 3 and
+                                                                  tif.pages[0].photometric not in (2, 6)):  # RGB, YCbCr
+            raise DeepMACTError(f"{path} holds a stack of shape {tif.series[0].shape}; expected one 2D image (grey or colour)")
+        a, page = tif.pages[0].asarray(), tif.pages[0]
+        if a.ndim == 3 and page.planarconfig == 2: a = np.moveaxis(a, 0, -1)   # planar RGB -> channels last
+        return a
 
 def read_image(path) -> np.ndarray:
     "A 2D image (TIFF, PNG, JPEG; 8/16 bit, grey or colour -> grey) as an array in its own dtype."
@@ -454,10 +464,11 @@ def read_image(path) -> np.ndarray:
     if suffix not in IMAGE_SUFFIXES:
         raise DeepMACTError(f"{path}: not an image file name; expected one of {', '.join(IMAGE_SUFFIXES)}")
     try:
-        if suffix in _TIFF_SUFFIXES: a = tifffile.imread(path)
+        if suffix in _TIFF_SUFFIXES: a = _read_tiff_image(path)
         else:
             import imageio.v3 as iio
             a = np.asarray(iio.imread(path))
+    except DeepMACTError: raise
     except Exception as e:
         raise DeepMACTError(f"{path} is not a readable image (corrupt, truncated or another format): {type(e).__name__}") from None
     if a.dtype == bool: a = a.astype(np.uint8) * 255

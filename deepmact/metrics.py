@@ -249,7 +249,8 @@ def outer_contour(mask) -> np.ndarray:
     from skimage import measure
     mask = np.asarray(mask, bool)
     if not mask.any(): return np.zeros((0, 2))
-    contours = measure.find_contours(np.pad(mask, 1).astype(np.float32), 0.5)
+    # fully connected: a diagonal join is one object, as for the 8-connected objects of `largest_object`
+    contours = measure.find_contours(np.pad(mask, 1).astype(np.float32), 0.5, fully_connected='high')
     def area(c): return 0.5 * abs(np.dot(c[:, 0], np.roll(c[:, 1], 1)) - np.dot(c[:, 1], np.roll(c[:, 0], 1)))
     return max(contours, key=area) - 1
 
@@ -278,9 +279,10 @@ def count_objects(mask) -> int:
     return int(ndi.label(np.asarray(mask, bool), np.ones((3, 3)))[1])
 
 def shape_measures(mask) -> dict:
-    "Area (px), perimeter (Crofton) and mean Feret diameter (px), circularity 4 pi A / L^2 of a 2D mask's largest object."
+    "Area (px), perimeter (Crofton) and mean Feret diameter (px), circularity 4 pi A / L^2 of a 2D mask's largest object, holes filled."
     from skimage.measure import perimeter_crofton
-    obj = largest_object(mask)
+    from scipy import ndimage as ndi
+    obj = ndi.binary_fill_holes(largest_object(mask))
     c = outer_contour(obj)
     area, perim = float(np.count_nonzero(obj)), float(perimeter_crofton(obj, 4)) if obj.any() else 0.0
     return dict(area=area, perimeter=perim, diameter=mean_feret_diameter(c),
@@ -290,13 +292,15 @@ def spheroid_scores(pred, truth, pixel_size=None) -> dict:
     "The spheroid paper's per-image scores of a predicted against a target 2D mask: jcd, rdd, rcd, radial_error, invalid, ambiguous, n_objects."
     pred, truth = _pair(pred, truth)
     if pred.ndim != 2: raise DeepMACTError(f"spheroid masks are 2D, got shape {pred.shape}")
+    from scipy import ndimage as ndi
     n = count_objects(pred)
+    truth = ndi.binary_fill_holes(truth)
     row = dict(n_objects=n, ambiguous=n > 1)
     if not truth.any():
         return row | dict(jcd=float(n > 0), rdd=float(n > 0), rcd=float(n > 0), radial_error=float('nan'), invalid=n > 0)
-    p = largest_object(pred)
+    p = ndi.binary_fill_holes(largest_object(pred))
     inter = np.count_nonzero(p & truth)
-    if inter == 0: return row | dict(jcd=1.0, rdd=1.0, rcd=1.0, radial_error=float('nan'), invalid=True)
+    if inter == 0: return row | dict(jcd=1.0, rdd=1.0, rcd=1.0, radial_error=float('nan'), invalid=True, ambiguous=False)
     mp, mt = shape_measures(p), shape_measures(truth)
     scale = 1.0 if pixel_size is None else float(pixel_size)
     return row | dict(jcd=1 - inter / np.count_nonzero(p | truth), rdd=abs(mp['diameter'] - mt['diameter']) / mt['diameter'],

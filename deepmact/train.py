@@ -229,6 +229,7 @@ def fit(model, train_batches, val_batches, loss_fn, epochs=30, lr=1e-3, optimize
         bar.set_postfix({k.removeprefix('val_'): f'{row[k]:.4f}' for k in names})
         if early_stop and since_best >= early_stop:
             row['stopped'] = True; break
+    if best_state is None: raise DeepMACTError(f"training: {monitor} was NaN in every epoch (the training diverged: lower lr?)")
     model.load_state_dict(best_state)
     return history
 
