@@ -12,9 +12,11 @@ import nibabel as nib
 import zarr
 
 # %% auto #0
-__all__ = ['IMAGE_SUFFIXES', 'DeepMACTError', 'check_voxel_size', 'check_shape', 'natural_key', 'normalize_key', 'Scan',
-           'ArrayScan', 'TiffPlanesScan', 'TiffStackScan', 'NiftiScan', 'ZarrScan', 'open_scan', 'atomic_path',
-           'iter_slabs', 'write_tiff', 'write_tiff_planes', 'write_nifti', 'write_zarr', 'read_image', 'write_image']
+__all__ = ['LIBRARY_AXCODES', 'IMAGE_SUFFIXES', 'DeepMACTError', 'check_voxel_size', 'check_shape', 'natural_key',
+           'normalize_key', 'Scan', 'ArrayScan', 'TiffPlanesScan', 'TiffStackScan', 'NiftiScan', 'ZarrScan',
+           'open_scan', 'atomic_path', 'iter_slabs', 'write_tiff', 'write_tiff_planes', 'library_affine', 'write_nifti',
+           'write_zarr', 'read_image', 'write_image', 'to_library', 'from_library', 'read_nifti_oriented',
+           'write_nifti_like']
 
 # %% ../nbs/00_io.ipynb #50fbab79
 class DeepMACTError(ValueError):
@@ -400,6 +402,15 @@ def write_tiff_planes(folder, scan, voxel_size=None, slab=64, prefix='z', overwr
     return folder
 
 # %% ../nbs/00_io.ipynb #e762376f
+LIBRARY_AXCODES = ('R', 'P', 'I')   # where NIfTI axes i, j, k (= array x, y, z) point: right, tail, belly
+
+def library_affine(voxel_size, origin=(0., 0., 0.), unit_um=1000.0) -> np.ndarray:
+    "4x4 NIfTI affine of an array (z, y, x) in the library's orientation; `voxel_size` (z, y, x) in µm, affine in units of `unit_um` µm (mm)."
+    vz, vy, vx = (v / unit_um for v in check_voxel_size(voxel_size))
+    a = np.diag([vx, -vy, -vz, 1.])
+    a[:3, 3] = origin
+    return a
+
 def write_nifti(path, scan, voxel_size=None, slab=64, overwrite=True) -> Path:
     "Write a scan-like source as NIfTI-1 (`.nii` or `.nii.gz`), slab by slab, atomically."
     import gzip
@@ -413,7 +424,7 @@ def write_nifti(path, scan, voxel_size=None, slab=64, overwrite=True) -> Path:
     zooms = vs[::-1] if vs else (1., 1., 1.)
     hdr.set_zooms(zooms)
     hdr.set_xyzt_units('micron' if vs else 'unknown')
-    affine = np.diag(list(zooms) + [1.])
+    affine = library_affine(vs, unit_um=1.0) if vs else library_affine((1., 1., 1.), unit_um=1.0)
     hdr.set_qform(affine, code=1); hdr.set_sform(affine, code=1)
     hdr['vox_offset'] = 352
     opener = gzip.open if path.name.lower().endswith('.gz') else open
@@ -489,4 +500,52 @@ def write_image(path, image, overwrite=True) -> Path:
             import imageio.v3 as iio
             iio.imwrite(tmp, image, extension='.png')
         else: raise DeepMACTError(f"{path}: write_image writes .png or .tif/.tiff, not {suffix or 'a file without suffix'}")
+    return path
+
+# %% ../nbs/00_io.ipynb #6159379e
+def to_library(data, affine):
+    "(array (z, y, x) in the library's orientation, the axis permutation/flip used) from NIfTI `data` (i, j, k) and its `affine`."
+    import nibabel.orientations as no
+    data = np.asarray(data)
+    if data.ndim != 3: raise DeepMACTError(f"a 3D NIfTI volume is expected, got shape {data.shape}")
+    ornt = no.ornt_transform(no.io_orientation(affine), no.axcodes2ornt(LIBRARY_AXCODES))
+    return np.ascontiguousarray(no.apply_orientation(data, ornt).transpose(2, 1, 0)), ornt
+
+def from_library(array, affine, shape):
+    "Inverse of `to_library`: an array (z, y, x, ...) in the library's orientation back onto the input's voxel grid (i, j, k, ...)."
+    import nibabel.orientations as no
+    ornt = no.ornt_transform(no.axcodes2ornt(LIBRARY_AXCODES), no.io_orientation(affine))
+    a = np.asarray(array)
+    out = no.apply_orientation(a.transpose((2, 1, 0) + tuple(range(3, a.ndim))), ornt)
+    if tuple(out.shape[:3]) != tuple(shape[:3]):
+        raise DeepMACTError(f"result of shape {out.shape[:3]} does not fit the input grid {tuple(shape[:3])}")
+    return out
+
+def read_nifti_oriented(path):
+    "(array (z, y, x) in the library's orientation, voxel size (z, y, x) µm or None, the nibabel image) of a NIfTI scan."
+    path = Path(path)
+    if not path.is_file(): raise DeepMACTError(f"{path}: no such NIfTI file")
+    try: img = nib.load(str(path))
+    except Exception as e: raise DeepMACTError(f"{path} is not a readable NIfTI file (corrupt, truncated or not NIfTI): {e}") from None
+    if len(img.shape) < 3 or len([s for s in img.shape[3:] if s > 1]):
+        raise DeepMACTError(f"{path} has shape {img.shape}; a 3D NIfTI volume is expected")
+    try: data = np.asarray(img.dataobj).reshape(img.shape[:3])
+    except Exception as e: raise DeepMACTError(f"{path} is truncated or damaged: {type(e).__name__}") from None
+    array, ornt = to_library(data, img.affine)
+    unit = img.header.get_xyzt_units()[0]
+    zooms = np.asarray(img.header.get_zooms()[:3], float)
+    per_axis = np.empty(3); per_axis[ornt[:, 0].astype(int)] = zooms          # along library x, y, z
+    vs = (tuple(round(float(v) * _NIFTI_UNIT_UM[unit], 3) for v in per_axis[::-1]) if unit in _NIFTI_UNIT_UM else None)
+    return array, vs, img
+
+def write_nifti_like(path, array, like, dtype=None) -> Path:
+    "Write `array` (z, y, x, library orientation) onto the grid and affine of the nibabel image `like`, atomically."
+    path = Path(path)
+    if not path.name.lower().endswith(('.nii', '.nii.gz')): raise DeepMACTError(f"{path}: a NIfTI file name must end in .nii or .nii.gz")
+    data = from_library(array, like.affine, like.shape)
+    dtype = np.dtype(dtype or data.dtype)
+    hdr = like.header.copy(); hdr.set_data_dtype(dtype); hdr.set_data_shape(data.shape)
+    img = nib.Nifti1Image(data.astype(dtype), like.affine, hdr)
+    img.header.set_slope_inter(1, 0)
+    with atomic_path(path) as tmp: nib.save(img, str(tmp))
     return path
