@@ -12,7 +12,7 @@ from pathlib import Path
 # %% auto #0
 __all__ = ['BENCH_SHAPE', 'SHELL_SHAPES', 'MODES', 'CHAPTER_COMMANDS', 'print_plan', 'write_truth_csv', 'prepare_demo',
            'print_detection', 'run_demo', 'bench_cut', 'bench_detect', 'time_shell', 'bench_shell', 'run_train',
-           'run_chapter', 'main', 'run']
+           'run_chapter', 'bench_chapter', 'main', 'run']
 
 # %% ../nbs/90_cli.ipynb #9778402b
 def print_plan(scan, size=350, overlap=50, out=None, figure=None, limit=20):
@@ -305,6 +305,14 @@ def run_chapter(name, argv, module=None) -> int:
         print("deepmact: interrupted; finished outputs are kept", file=sys.stderr)
         return 130
 
+def bench_chapter(name):
+    "Run chapter `name`'s speed benchmark, `deepmact.<name>.cli.bench_<name>()` (it prints its result); returns the result."
+    import importlib
+    from deepmact.io import DeepMACTError
+    try: module = importlib.import_module(f'deepmact.{name}.cli')
+    except ModuleNotFoundError as e: raise DeepMACTError(f"bench --{name}: this installation lacks {e.name}") from None
+    return getattr(module, f'bench_{name}')()
+
 def _parser():
     p = argparse.ArgumentParser(prog='deepmact', description='Find and measure micrometastases in whole-body scans.')
     sub = p.add_subparsers(dest='command', required=True)
@@ -384,6 +392,8 @@ def _parser():
     q.add_argument('--styles', nargs='+', metavar='STYLE', help='with --quality: only these held-out styles (default: all)')
     q.add_argument('--no-3d', action='store_true', help='skip 3D alternative #2')
     q.add_argument('--memory', type=float, metavar='GB', help='instead: cut a synthetic scan of GB gigabytes, report peak memory')
+    for name in CHAPTER_COMMANDS:
+        q.add_argument(f'--{name}', action='store_true', help=f"instead: the {name} chapter's speed benchmark (deepmact.{name}.cli.bench_{name})")
     q.add_argument('--out', help='work folder (default: a temporary one)')
     return p
 
@@ -426,11 +436,13 @@ def main(argv=None) -> int:
         elif args.command == 'train': run_train(args)
         elif args.command == 'demo': run_demo(args.out, args.seed)
         elif args.command == 'bench':
-            modes = [m for m, on in (('--memory', args.memory), ('--shell', args.shell), ('--quality', args.quality)) if on]
+            chapters = [n for n in CHAPTER_COMMANDS if getattr(args, n)]
+            modes = [m for m, on in (('--memory', args.memory), ('--shell', args.shell), ('--quality', args.quality)) if on] + [f'--{n}' for n in chapters]
             if len(modes) > 1: raise DeepMACTError(f"bench runs one benchmark at a time: give one of {', '.join(modes)}")
             if args.repeat < 1: raise DeepMACTError(f"--repeat must be a whole number >= 1, got {args.repeat}")
             if (args.weights or args.styles) and not args.quality: raise DeepMACTError("--weights and --styles go with --quality")
-            if args.memory: bench_cut(args.memory, args.out)
+            if chapters: bench_chapter(chapters[0])
+            elif args.memory: bench_cut(args.memory, args.out)
             elif args.shell: bench_shell([args.shape] if args.shape else SHELL_SHAPES, out=args.out, repeat=args.repeat)
             elif args.quality:
                 from deepmact.pretrained import quality_benchmark, print_quality
