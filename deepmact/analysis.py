@@ -108,8 +108,11 @@ def plot_analysis(rows, scan_shape, figsize=(13, 3.6)):
     return fig
 
 # %% ../nbs/11_analysis.ipynb #44991dd9
-def analyze(out_dir, organs=None, channel2=None, organ_names=None, min_contrast=1.5, max_p=1e-3):
-    "Add nearest-neighbour, organ and second-channel columns to `out_dir`/metastases.csv; write summary_by_organ.csv. Returns the rows."
+def analyze(out_dir, organs=None, channel2=None, organ_names=None, min_contrast=1.5, max_p=1e-3, scan=None,
+            organ_weights=None, organ_voxel_size=None):
+    """Add nearest-neighbour, organ and second-channel columns to `out_dir`/metastases.csv; write summary_by_organ.csv. Returns the rows.
+    `organs='auto'`: segment the organs of the scan (`scan`, default the one run.json names) with the light-sheet organ
+    model on a streamed, downsampled copy (`organ_weights`, `organ_voxel_size` um, default run.json's voxel size)."""
     import csv, json
     from pathlib import Path
     from deepmact.io import atomic_path
@@ -127,7 +130,21 @@ def analyze(out_dir, organs=None, channel2=None, organ_names=None, min_contrast=
     for r, d in zip(rows, nearest_distances(centres)): r['nearest_distance_vx'] = round(float(d), 2)
     if run.get('voxel_size'):
         for r, d in zip(rows, nearest_distances(centres, run['voxel_size'])): r['nearest_distance_um'] = round(float(d), 2)
-    if organs is not None:
+    if isinstance(organs, str) and organs == 'auto':
+        from deepmact.organs.detection import organs_for_scan, organ_at, plot_metastases_per_organ
+        from deepmact.organs.data import ORGANS
+        source = scan if scan is not None else run.get('scan')
+        if source is None or (isinstance(source, (str, Path)) and not Path(source).exists()):
+            raise DeepMACTError(f"organs='auto' needs the scan: {source!r} (run.json's scan) cannot be read; pass scan=")
+        source = source if hasattr(source, 'shape') else open_scan(source)
+        if tuple(source.shape) != tuple(run['shape']):
+            raise DeepMACTError(f"the scan has shape {tuple(source.shape)}, but {out_dir} was detected on {tuple(run['shape'])}")
+        coarse, factor = organs_for_scan(source, organ_voxel_size or run.get('voxel_size'), organ_weights)
+        names = organ_names or ORGANS
+        for r, o in zip(rows, organ_at(centres, coarse, factor)): r['organ'] = names.get(int(o), str(o))
+        fig = plot_metastases_per_organ([r['organ'] for r in rows], centres, coarse, factor)
+        with atomic_path(out_dir / 'organs.png') as tmp: fig.savefig(tmp, format='png', dpi=80)
+    elif organs is not None:
         for r, o in zip(rows, organ_of(centres, organs, run['shape'], organ_names)): r['organ'] = o
     if channel2 is not None:
         channel2 = channel2 if isinstance(channel2, np.ndarray) else open_scan(channel2)

@@ -352,9 +352,10 @@ def _parser():
     q.add_argument('--detector', choices=('network', 'filter'), default='network',
                    help="network (default) or the handbook's filter-based detector (a baseline; pre-labels for review)")
     q.add_argument('--all', action='store_true', help='process subvolumes without tissue too')
+    q.add_argument('--organs', metavar='auto|FILE', help="then give each metastasis its organ: 'auto' segments the scan's organs with the light-sheet organ model (AIMOS chapter), FILE is an organ label volume")
     q = sub.add_parser('analyze', help='nearest neighbours, organs and antibody targeting of a detect folder')
     q.add_argument('dir', help='a folder written by deepmact detect')
-    q.add_argument('--organs', help='organ label volume of the scan (same shape)')
+    q.add_argument('--organs', help="organ label volume of the scan (same shape), or 'auto': segment them with the light-sheet organ model")
     q.add_argument('--channel2', help='a second channel of the scan (same shape), e.g. an antibody')
     q.add_argument('--min-contrast', type=float, default=1.5, help='targeted if contrast >= this (default 1.5) ...')
     q.add_argument('--max-p', type=float, default=1e-3, help='... and the Welch t-test p <= this (default 0.001)')
@@ -427,6 +428,10 @@ def main(argv=None) -> int:
                               overlap=args.overlap, only_tissue=not args.all, black_level=args.black_level,
                               detector=detector, split=not args.no_split, resample=not args.no_resample)
             print_detection(res, args.out)
+            if args.organs:
+                from deepmact.analysis import analyze
+                rows = analyze(args.out, organs=args.organs, scan=scan if args.organs == 'auto' else None)
+                print(f"organ of each of {len(rows)} metastases in {Path(args.out)/'metastases.csv'}; {Path(args.out)/'summary_by_organ.csv'} written")
         elif args.command == 'analyze':
             from deepmact.analysis import analyze
             rows = analyze(args.dir, organs=args.organs, channel2=args.channel2, min_contrast=args.min_contrast, max_p=args.max_p)

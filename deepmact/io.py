@@ -522,7 +522,7 @@ def from_library(array, affine, shape):
     return out
 
 def read_nifti_oriented(path):
-    "(array (z, y, x) in the library's orientation, voxel size (z, y, x) µm or None, the nibabel image) of a NIfTI scan."
+    "(array (z, y, x) in the library's orientation, voxel size (z, y, x) µm (a header without unit: mm), the nibabel image) of a NIfTI scan."
     path = Path(path)
     if not path.is_file(): raise DeepMACTError(f"{path}: no such NIfTI file")
     try: img = nib.load(str(path))
@@ -535,7 +535,8 @@ def read_nifti_oriented(path):
     unit = img.header.get_xyzt_units()[0]
     zooms = np.asarray(img.header.get_zooms()[:3], float)
     per_axis = np.empty(3); per_axis[ornt[:, 0].astype(int)] = zooms          # along library x, y, z
-    vs = (tuple(round(float(v) * _NIFTI_UNIT_UM[unit], 3) for v in per_axis[::-1]) if unit in _NIFTI_UNIT_UM else None)
+    scale = _NIFTI_UNIT_UM.get(unit, 1e3 if unit == 'unknown' else None)   # no unit: mm, what NIfTI tools assume
+    vs = tuple(round(float(v) * scale, 3) for v in per_axis[::-1]) if scale else None
     return array, vs, img
 
 def write_nifti_like(path, array, like, dtype=None) -> Path:
