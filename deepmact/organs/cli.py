@@ -127,20 +127,18 @@ def labelled_scans(scans_dir, labels_dir, labels2_dir=None, voxel_size=None, mod
     scans_dir, labels_dir = Path(scans_dir), Path(labels_dir)
     for d, flag in ((scans_dir, '--scans'), (labels_dir, '--labels')) + (((Path(labels2_dir), '--labels2'),) if labels2_dir else ()):
         if not d.is_dir(): raise DeepMACTError(f"{flag}: {d} is not a folder")
-    files = sorted(p for p in scans_dir.iterdir() if p.name.lower().endswith(SCAN_SUFFIXES) and not p.name.startswith('.'))
-    if not files: raise DeepMACTError(f"--scans: {scans_dir} holds no scan (NIfTI, TIFF or zarr)")
-    def match(folder, stem, scan):
-        hits = [p for p in Path(folder).iterdir() if _stem(p) == stem and p.name.lower().endswith(SCAN_SUFFIXES)]
-        if not hits: raise DeepMACTError(f"{scan}: no label file named {stem}.* in {folder}")
-        return hits[0]
+    # matched by name as every `train` command of the library matches them (deepmact.train.pairs_in_folders)
+    from deepmact.train import pairs_in_folders
+    pairs = pairs_in_folders(scans_dir, labels_dir)
+    second = dict(pairs_in_folders(scans_dir, labels2_dir)) if labels2_dir else {}
     out = []
-    for f in files:
+    for f, label_path in pairs:
         stem = _stem(f)
         image, vs, _ = read_volume(f, voxel_size)
         if vs is None: raise DeepMACTError(f"{f} has no voxel size; pass --voxel-size Z Y X (um)")
         image = np.asarray(image[:, :, :] if not isinstance(image, np.ndarray) else image)
-        lab = _read_labels(match(labels_dir, stem, f), image.shape, vs)
-        lab2 = _read_labels(match(labels2_dir, stem, f), image.shape, vs) if labels2_dir else None
+        lab = _read_labels(label_path, image.shape, vs)
+        lab2 = _read_labels(second[f], image.shape, vs) if labels2_dir else None
         m = re.match(mouse_pattern, stem)
         out.append(_LabelledScan(stem, m.group(1) if m else stem, image, lab, lab2, vs, (), modality))
     # a class no label volume of the data set contains was not annotated: it is not penalised

@@ -178,26 +178,23 @@ def train_vessels(samples, out=None, init=None, val_samples=None, config='lean3d
     return model.eval(), history
 
 # %% ../../nbs/41_vessels.ipynb #7d210d0b
-def _starts(n, step):
-    return list(range(0, max(n, 1), step))
-
+from ..prep import plan_subvolumes, grid_shape
 def predict_cubes(model, padded, out_shape, cube=64, margin=8, floor=None) -> tuple[np.ndarray, int]:
     """Probability (float32, `out_shape`) from overlapping cubes of `padded` (the normalised input with `margin` voxels of
-    context on every side): each cube of edge `cube` gives its central part of edge `cube - 2 margin`; a cube whose
-    input maximum is below `floor` is skipped (probability 0). Returns (probability, cubes computed)."""
+    context on every side): each cube of edge `cube` gives its central part of edge `cube - 2 margin` (the cores are the
+    project's subvolume plan, `plan_subvolumes`, without overlap); a cube whose input maximum is below `floor` is skipped
+    (probability 0). Returns (probability, cubes computed)."""
     core = cube - 2 * margin
-    if core < 1: raise DeepMACTError(f"cube ({cube}) must be larger than twice the margin ({margin})")
+    if core < 2: raise DeepMACTError(f"cube ({cube}) must be larger than twice the margin ({margin}) by at least 2 voxels")
     out, done = np.zeros(out_shape, np.float32), 0
     with torch.inference_mode():
-        for z in _starts(out_shape[0], core):
-            for y in _starts(out_shape[1], core):
-                for x in _starts(out_shape[2], core):
-                    hi = [min(s + core, n) for s, n in zip((z, y, x), out_shape)]
-                    part = padded[z:hi[0] + 2 * margin, y:hi[1] + 2 * margin, x:hi[2] + 2 * margin]
-                    if floor is not None and float(part.max()) < floor: continue
-                    p = torch.sigmoid(model(torch.from_numpy(np.ascontiguousarray(part))[None, None])).numpy()[0, 0]
-                    out[z:hi[0], y:hi[1], x:hi[2]] = p[margin:margin + hi[0] - z, margin:margin + hi[1] - y, margin:margin + hi[2] - x]
-                    done += 1
+        for sv in plan_subvolumes(out_shape, core, 0):
+            (z, y, x), (dz, dy, dx) = sv.offset, sv.shape
+            part = padded[z:z + dz + 2 * margin, y:y + dy + 2 * margin, x:x + dx + 2 * margin]
+            if floor is not None and float(part.max()) < floor: continue
+            p = torch.sigmoid(model(torch.from_numpy(np.ascontiguousarray(part))[None, None])).numpy()[0, 0]
+            out[sv.box(out_shape)] = p[margin:margin + dz, margin:margin + dy, margin:margin + dx]
+            done += 1
     return out, done
 
 def predict_probability(model, volume, lo=None, hi=None, cube=64, margin=8, floor=None) -> np.ndarray:
@@ -218,7 +215,7 @@ def segment_scan(scan, out_dir, model, cube=64, margin=8, floor=None, voxel_size
     scan, out_dir = open_scan(scan, voxel_size), Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     core = cube - 2 * margin
-    if core < 1: raise DeepMACTError(f"cube ({cube}) must be larger than twice the margin ({margin})")
+    if core < 2: raise DeepMACTError(f"cube ({cube}) must be larger than twice the margin ({margin}) by at least 2 voxels")
     lo, hi = intensity_range(scan, step=max(1, int(round((scan.size / 2e6) ** (1 / 3)))))
     params = dict(shape=list(scan.shape), cube=cube, margin=margin, floor=floor, lo=lo, hi=hi,
                   weights=str(getattr(model, 'meta', {}).get('name', '')))
@@ -229,8 +226,8 @@ def segment_scan(scan, out_dir, model, cube=64, margin=8, floor=None, voxel_size
         arr = zarr.open_array(str(zpath), mode='w', shape=scan.shape, chunks=(min(core, scan.shape[0]),) + tuple(min(128, n) for n in scan.shape[1:]), dtype='uint8')
         if scan.voxel_size: arr.attrs['voxel_size_um'] = list(scan.voxel_size)
     else: arr = zarr.open_array(str(zpath), mode='r+')
-    starts = _starts(scan.shape[0], core)
-    n_cubes_band = len(_starts(scan.shape[1], core)) * len(_starts(scan.shape[2], core))
+    nz, ny, nx = grid_shape(scan.shape, core, 0)              # bands along z, cubes per band: the subvolume plan's grid
+    starts, n_cubes_band = [iz * core for iz in range(nz)], ny * nx
     model = model.eval()
     for b in range(state['bands_done'], len(starts)):
         t0, z0 = time.perf_counter(), starts[b]
