@@ -17,7 +17,7 @@ __all__ = ['PLAN_FIELDS', 'SHAPE_FIELDS', 'VIEWS', 'Subvolume', 'grid_shape', 'p
            'tissue_mask', 'black_level', 'foreground_subvolumes', 'read_subvolume', 'cut_volume', 'write_plan',
            'read_plan', 'plan_with_tissue', 'subvolume_name', 'save_subvolumes', 'max_projections', 'save_triplet',
            'load_triplet', 'projections_with_depth', 'projections_exported', 'export_projections', 'load_projections',
-           'show_plan', 'peak_rss_mb', 'measure_cut']
+           'ignore_invisible', 'show_plan', 'peak_rss_mb', 'measure_cut']
 
 # %% ../nbs/02_prep.ipynb #a0a01484
 @dataclass(frozen=True)
@@ -81,10 +81,14 @@ def tissue_mask(small: np.ndarray, threshold=None) -> tuple[np.ndarray, float]:
         threshold = float(np.expm1(threshold_otsu(logs))) if logs.max() > logs.min() else float(small.max()) + 1
     return ndi.binary_opening(small > threshold, structure=np.ones((2, 2, 2), bool)), float(threshold)
 
-def black_level(small, mask, min_fraction=0.01) -> float:
-    "The camera's black level: median of the overview `small` outside the tissue `mask`; 0 if less than `min_fraction` of it is outside."
-    outside = ~np.asarray(mask, bool)
-    return float(np.median(np.asarray(small)[outside])) if outside.mean() >= min_fraction else 0.0
+def black_level(small, mask, min_fraction=0.01, min_tissue=0.05, max_cv=0.12) -> float:
+    "The camera's black level: median of the overview `small` outside the tissue `mask`; 0 (unknown) if less than `min_fraction` of it is outside, if no tissue was found, or if the outside looks like dark tissue rather than a camera's background: under `min_tissue` of the overview is tissue and the outside varies by more than `max_cv` (robust coefficient of variation)."
+    small, inside = np.asarray(small, np.float32), np.asarray(mask, bool)
+    if (~inside).mean() < min_fraction or not inside.any(): return 0.0     # all tissue, or no tissue found
+    out = small[~inside]
+    black = float(np.median(out))
+    cv = 1.4826 * float(np.median(np.abs(out - black))) / max(black, 1e-6)
+    return 0.0 if inside.mean() < min_tissue and cv > max_cv else black
 
 def foreground_subvolumes(scan, plan, step=8, threshold=None, min_fraction=0.001, with_black_level=False):
     "Boolean per subvolume of `plan`: does it hold at least `min_fraction` tissue in the overview? (and the `black_level`)"
@@ -95,6 +99,8 @@ def foreground_subvolumes(scan, plan, step=8, threshold=None, min_fraction=0.001
     for i, sv in enumerate(plan):
         sub = mask[tuple(slice(b.start // step, -(-b.stop // step)) for b in sv.box(scan.shape))]
         keep[i] = sub.size > 0 and sub.mean() >= min_fraction
+    blank = small.size == 0 or small.min() == small.max()
+    if len(plan) == 1 or (threshold is None and not mask.any() and not blank): keep[:] = True   # see above: crops
     return (keep, black_level(small, mask)) if with_black_level else keep
 
 # %% ../nbs/02_prep.ipynb #50e52345
@@ -277,6 +283,22 @@ def load_projections(folder, depth=False) -> list[tuple]:
             if not dep.exists(): raise DeepMACTError(f"{folder}: {p.name} has no depth maps ({dep.name}); write the folder with export_projections, or train a network without depth")
             item += (load_triplet(dep),)
         out.append(item)
+    return out
+
+# %% ../nbs/02_prep.ipynb #5c55f5d4
+def ignore_invisible(image, label, quantile=0.95, ring=3) -> np.ndarray:
+    "`label` (uint8, 0/1) of a projection `image` with each 8-connected labelled component that does not stand out set to 2 (ignore): its brightest pixel is not above the `quantile` of the unlabelled pixels 2 to `ring` pixels away (the first ring is the blob's blurred edge)."
+    image, label = np.asarray(image), np.asarray(label) > 0
+    if image.ndim != 2 or image.shape != label.shape:
+        raise DeepMACTError(f"image and label must be 2D projections of one shape, got {image.shape} and {label.shape}")
+    out = label.astype(np.uint8)
+    lab, _ = ndi.label(label, np.ones((3, 3), bool))
+    for k, sl in enumerate(ndi.find_objects(lab), 1):
+        box = tuple(slice(max(s.start - ring - 1, 0), s.stop + ring + 1) for s in sl)
+        comp = lab[box] == k
+        band = ndi.binary_dilation(comp, iterations=ring) & ~ndi.binary_dilation(comp) & ~label[box]
+        if band.sum() < 4: continue                     # nothing around it to compare with: keep it
+        if image[box][comp].max() <= np.quantile(image[box][band], quantile): out[box][comp] = 2
     return out
 
 # %% ../nbs/02_prep.ipynb #278a4ee2

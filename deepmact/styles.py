@@ -130,7 +130,7 @@ class InsertedScan(ArrayScan):
         rng = np.random.default_rng(seed)
         n = max(2, round(volume.size / 40 ** 3)) if n_metastases is None else int(n_metastases)
         lo_r, hi_r = radius_range; lo_c, hi_c = contrast_range
-        black = float(np.percentile(volume, 0.5))
+        black = float(np.percentile(volume, 0.5))      # reported only: blobs scale the raw counts (see above)
         centres, radii = [], []
         for _ in range(200 * n):
             if len(centres) >= n: break
@@ -156,7 +156,7 @@ class InsertedScan(ArrayScan):
             com = idx.mean(0)
             truth.append(dict(metastasis_id=i + 1, z=float(com[0]), y=float(com[1]), x=float(com[2]), radius_vx=float(r),
                               contrast=float(k), volume_vx=len(idx)))
-        image = np.clip(np.rint(black + (volume.astype(np.float32) - black) * factor), 0, 65535).astype(np.uint16)
+        image = np.clip(np.rint(volume.astype(np.float32) * factor), 0, 65535).astype(np.uint16)
         super().__init__(image, voxel_size, path)
         self.labels, self.truth, self.black, self.seed = ArrayScan(labels, voxel_size), truth, black, seed
 

@@ -4,36 +4,47 @@
 
 # %% ../nbs/05_train.ipynb #dd96031c
 from __future__ import annotations
-import math, time
+import math, re, time
 from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
 from .io import DeepMACTError, open_scan, natural_key
-from .prep import load_projections, export_projections, projections_exported
+from .prep import load_projections, export_projections, projections_exported, ignore_invisible as _ignore_invisible
 from .unet import build_unet, save_model
 from .metrics import dice
 
 # %% auto #0
-__all__ = ['LOSSES', 'OPTIMIZERS', 'SCHEDULES', 'SYNTHETIC_SHAPES', 'TRAINING_STYLES', 'SCAN_SUFFIXES', 'LABEL_SUFFIXES',
-           'weighted_bce', 'soft_dice_loss', 'dice_loss_multiclass', 'dice_loss_binary', 'normalize_projection',
-           'network_input', 'uses_depth', 'projection_samples', 'kfold_split', 'augment', 'random_crop', 'batches',
-           'Lookahead', 'make_optimizer', 'validate', 'fit', 'evaluate', 'train_model', 'plot_history',
-           'train_synthetic', 'start_model', 'train_on_folders', 'scan_stem', 'pairs_in_folders', 'train_on_scans',
-           'train_synthetic_3d']
+__all__ = ['IGNORE', 'LOSSES', 'OPTIMIZERS', 'SCHEDULES', 'SYNTHETIC_SHAPES', 'TRAINING_STYLES', 'SCAN_SUFFIXES',
+           'LABEL_SUFFIXES', 'weighted_bce', 'soft_dice_loss', 'dice_loss_multiclass', 'dice_loss_binary',
+           'normalize_projection', 'network_input', 'uses_depth', 'projection_samples', 'kfold_split', 'augment',
+           'random_crop', 'batches', 'Lookahead', 'make_optimizer', 'validate', 'fit', 'evaluate', 'train_model',
+           'plot_history', 'train_synthetic', 'start_model', 'train_on_folders', 'scan_stem', 'pairs_in_folders',
+           'train_on_scans', 'train_synthetic_3d']
 
 # %% ../nbs/05_train.ipynb #0adf9ad5
+IGNORE = 2      # a label pixel that is not annotated (left out of losses and metrics)
+
+def _annotated(target):
+    "(mask of annotated pixels as float, target with ignored pixels set to 0)."
+    keep = (target != IGNORE).to(target.dtype)
+    return keep, target * keep
+
 def weighted_bce(prob, target, weights=(2.0, 0.5), eps=1e-4):
-    "Weighted binary cross-entropy: -mean(w_pos t log(p + eps) + w_neg (1 - t) log(1 - p + eps)); `weights='dynamic'` uses N/positives, N/negatives."
+    "Weighted binary cross-entropy: -mean(w_pos t log(p + eps) + w_neg (1 - t) log(1 - p + eps)) over annotated pixels (target 2: ignored); `weights='dynamic'` uses N/positives, N/negatives."
+    keep, target = _annotated(target)
+    n = keep.sum().clamp(min=1)
     if isinstance(weights, str):
         if weights != 'dynamic': raise DeepMACTError(f"weights must be (w_pos, w_neg) or 'dynamic', got {weights!r}")
-        n, pos = target.numel(), target.sum()
+        pos = target.sum()
         w_pos, w_neg = n / pos.clamp(min=1), n / (n - pos).clamp(min=1)
     else: w_pos, w_neg = weights
-    return -(w_pos * target * torch.log(prob + eps) + w_neg * (1 - target) * torch.log(1 - prob + eps)).mean()
+    return -(keep * (w_pos * target * torch.log(prob + eps) + w_neg * (1 - target) * torch.log(1 - prob + eps))).sum() / n
 
 def soft_dice_loss(prob, target, smooth=1.0):
-    "1 - soft Dice over the whole batch: 1 - (2 sum(p t) + smooth) / (sum(p) + sum(t) + smooth)."
+    "1 - soft Dice over the whole batch: 1 - (2 sum(p t) + smooth) / (sum(p) + sum(t) + smooth), over annotated pixels (target 2: ignored)."
+    keep, target = _annotated(target)
+    prob = prob * keep
     return 1 - (2 * (prob * target).sum() + smooth) / (prob.sum() + target.sum() + smooth)
 
 LOSSES = {'wbce': weighted_bce, 'dynamic': lambda p, t: weighted_bce(p, t, 'dynamic'), 'dice': soft_dice_loss,
@@ -81,8 +92,8 @@ def uses_depth(model) -> bool:
     "Whether a 2D `model` reads depth maps (a second input channel) beside the projections."
     return model.config.get('dim', 2) == 2 and model.config.get('in_channels', 1) == 2
 
-def projection_samples(folders, group_by='auto', depth=False):
-    "List of (image (C, H, W), label, group) from triplet folders (`export_projections` with labels); three samples per subvolume; `depth`: C = 2."
+def projection_samples(folders, group_by='auto', depth=False, ignore_invisible=False):
+    "List of (image (C, H, W), label, group) from triplet folders (`export_projections` with labels); three samples per subvolume; `depth`: C = 2; `ignore_invisible`: labelled blobs a projection does not show are 2 (ignored; `prep.ignore_invisible`)."
     folders = [Path(f) for f in ([folders] if isinstance(folders, (str, Path)) else folders)]
     if group_by == 'auto': group_by = 'scan' if len(folders) > 1 else 'subvolume'
     if group_by not in ('scan', 'subvolume'): raise DeepMACTError(f"group_by must be 'scan', 'subvolume' or 'auto', got {group_by!r}")
@@ -92,7 +103,8 @@ def projection_samples(folders, group_by='auto', depth=False):
             if labels is None: raise DeepMACTError(f"{folder}: subvolume {sid} has no label triplet (subvolume_{sid:05d}_label.tif)")
             for v, (img, lab) in enumerate(zip(images, labels)):
                 image = np.stack([img, depths[0][v]]).astype(np.result_type(img, np.uint16)) if depth else img[None]
-                samples.append((image, (lab > 0).astype(np.uint8), k if group_by == 'scan' else (k, sid)))
+                label = _ignore_invisible(img, lab) if ignore_invisible else (lab > 0).astype(np.uint8)
+                samples.append((image, label, k if group_by == 'scan' else (k, sid)))
     return samples
 
 # %% ../nbs/05_train.ipynb #543c4d9d
@@ -119,7 +131,7 @@ def augment(image, label, rng):
 def random_crop(image, label, crop, rng, positive_fraction=0.5):
     "A `crop` x `crop` window of the last two axes (zero-padded if the image is smaller), centred on a label pixel with `positive_fraction`."
     h, w = image.shape[-2:]
-    ys, xs = np.nonzero(label) if rng.uniform() < positive_fraction else ((), ())
+    ys, xs = np.nonzero(label == 1) if rng.uniform() < positive_fraction else ((), ())   # not on ignored (2) pixels
     if len(ys):
         i = rng.integers(len(ys))
         y0, x0 = ys[i] - rng.integers(crop), xs[i] - rng.integers(crop)
@@ -240,7 +252,10 @@ def evaluate(model, samples, indices, loss_fn):
                  lambda logits, y: loss_fn(torch.sigmoid(logits), y), {'dice': _dice_at_half})
     return v['val_loss'], v['val_dice']
 
-def _dice_at_half(logits, y): return dice(logits.numpy() > 0, y.numpy() > 0.5)   # sigmoid > 0.5 <=> logit > 0
+def _dice_at_half(logits, y):
+    "Dice of sigmoid(logits) > 0.5 (logit > 0) against y over the annotated pixels (y = 2: ignored)."
+    y = y.numpy(); keep = y != IGNORE
+    return dice((logits.numpy() > 0) & keep, (y > 0.5) & keep)
 
 def train_model(model, samples, train_idx, val_idx, epochs=30, lr=1e-3, batch_size=4, crop=160, loss='wbce',
                 patience=3, factor=0.5, seed=0, checkpoint=None, progress=True, meta=None):
@@ -302,8 +317,8 @@ def _training_scan(style, seed, shape, n_metastases):
 
 def train_synthetic(out, data_dir, seeds=range(1000, 1040), shapes=SYNTHETIC_SHAPES, n_metastases=120, size=350,
                     overlap=50, config='lean', epochs=60, k=5, fold=0, seed=0, progress=True, depth=True, style='default',
-                    real_backgrounds=0, init=None, **kwargs):
-    "Train a network on synthetic scans made with `seeds` (shapes taken in turn; `style` 'default' or 'diverse'), plus `real_backgrounds` insertions per real training background, from scratch or from `init` (`start_model`); save it to `out`; `depth`: it reads depth maps too."
+                    real_backgrounds=0, init=None, ignore_invisible=False, **kwargs):
+    "Train a network on synthetic scans made with `seeds` (shapes taken in turn; `style` 'default' or 'diverse'), plus `real_backgrounds` insertions per real training background, from scratch or from `init` (`start_model`); save it to `out`; `depth`: it reads depth maps too; `ignore_invisible`: blobs a projection does not show are left out of the loss (`prep.ignore_invisible`)."
     if style not in TRAINING_STYLES: raise DeepMACTError(f"style must be one of {', '.join(TRAINING_STYLES)}; got {style!r}")
     data_dir, seeds = Path(data_dir), [int(s) for s in seeds]
     shapes = [tuple(int(v) for v in s) for s in shapes]
@@ -318,9 +333,10 @@ def train_synthetic(out, data_dir, seeds=range(1000, 1040), shapes=SYNTHETIC_SHA
     if real_backgrounds:
         from deepmact.styles import real_training_scans
         for scan in real_training_scans(real_backgrounds):
-            folders.append(export_projections(scan, data_dir / f"real{scan.seed}-{Path(scan.path).stem}-{size}-{overlap}",
+            # 'real2': blobs scale the raw counts (01a_styles); folders of the first insertion are not reused
+            folders.append(export_projections(scan, data_dir / f"real2-{scan.seed}-{Path(scan.path).stem}-{size}-{overlap}",
                                               labels=scan.labels, size=size, overlap=overlap, only_tissue=False))
-    samples = projection_samples(folders, group_by='scan', depth=depth)
+    samples = projection_samples(folders, group_by='scan', depth=depth, ignore_invisible=ignore_invisible)
     torch.manual_seed(seed)
     if init is None: model = build_unet(config, in_channels=2 if depth else 1)
     else:
@@ -328,7 +344,7 @@ def train_synthetic(out, data_dir, seeds=range(1000, 1040), shapes=SYNTHETIC_SHA
         if uses_depth(model) != depth: raise DeepMACTError(f"init: {init} {'reads' if uses_depth(model) else 'does not read'} depth maps; depth={depth}")
     meta = dict(data='synthetic' if style == 'default' else 'synthetic-diverse', data_seeds=seeds, start_weights=None if init is None else str(init),
                 scan_shapes=[list(s) for s in shapes], n_metastases=n_metastases, subvolume_size=size, overlap=overlap,
-                n_samples=len(samples), style=style, real_backgrounds=real_backgrounds)
+                n_samples=len(samples), style=style, real_backgrounds=real_backgrounds, ignore_invisible=bool(ignore_invisible))
     return _fit_and_save(model, samples, out, epochs, k, fold, seed, meta, progress=progress, **kwargs)
 
 def start_model(init='shipped', seed=0):
@@ -340,36 +356,40 @@ def start_model(init='shipped', seed=0):
         return build_unet('lean', in_channels=2).train()
     return load_model(init).train()
 
-def train_on_folders(out, folders, weights=None, epochs=20, lr=None, k=5, fold=0, seed=0, progress=True, meta=None, **kwargs):
-    "Train on triplet folders with labels, from `weights` (`start_model`: default the shipped model, fine-tuned); save to `out`."
+def train_on_folders(out, folders, weights=None, epochs=20, lr=None, k=5, fold=0, seed=0, progress=True, meta=None,
+                     ignore_invisible=False, **kwargs):
+    "Train on triplet folders with labels, from `weights` (`start_model`: default the shipped model, fine-tuned); save to `out`; `ignore_invisible` as in `projection_samples`."
     folders = [Path(f) for f in ([folders] if isinstance(folders, (str, Path)) else folders)]
     model = start_model(weights, seed)
     if lr is None: lr = 1e-3 if str(weights) == 'none' else 1e-4     # from scratch as train_synthetic; fine-tuning gently
     # validation by whole scans when there are enough of them for k folds, else by subvolume
-    samples = projection_samples(folders, group_by='scan' if len(folders) >= k else 'subvolume', depth=uses_depth(model))
+    samples = projection_samples(folders, group_by='scan' if len(folders) >= k else 'subvolume', depth=uses_depth(model),
+                                 ignore_invisible=ignore_invisible)
     k = min(k, max(2, len({g for *_, g in samples})))            # a small data set: as many folds as it has groups
     meta = dict(data='folders', folders=[str(f) for f in folders], start_weights=str(weights or 'shipped'),
-                n_samples=len(samples), **(meta or {}))
+                n_samples=len(samples), ignore_invisible=bool(ignore_invisible), **(meta or {}))
     return _fit_and_save(model, samples, out, epochs, k, fold, seed, meta, lr=lr, progress=progress, **kwargs)
 
 # %% ../nbs/05_train.ipynb #d990dcf2
 SCAN_SUFFIXES = ('.ome.tiff', '.ome.tif', '.nii.gz', '.tiff', '.tif', '.nii', '.zarr')
 LABEL_SUFFIXES = ('_labels', '_label', '_masks', '_mask', '-labels', '-label', '-masks', '-mask')
 
-def scan_stem(path) -> str | None:
-    "The name a scan or label volume is matched by: without its extension; a folder of TIFF planes by its name; None if neither."
+def scan_stem(path, suffixes=SCAN_SUFFIXES) -> str | None:
+    "The name a file is matched by: without its extension (one of `suffixes`); a folder of TIFF planes by its name (3D: the default `suffixes`); None if neither."
     path = Path(path)
-    for suffix in SCAN_SUFFIXES:
+    for suffix in suffixes:
         if path.name.lower().endswith(suffix) and len(path.name) > len(suffix): return path.name[:-len(suffix)]
-    if path.is_dir() and any(q.suffix.lower() in ('.tif', '.tiff') for q in path.iterdir()): return path.name
+    if tuple(suffixes) == SCAN_SUFFIXES and path.is_dir() and any(q.suffix.lower() in ('.tif', '.tiff') for q in path.iterdir()): return path.name
     return None                                          # other folders (a labels folder inside, training triplets) are not scans
 
-def _volumes_in(folder, what) -> dict:
+def _folder_word(kind): return {'label volume': 'labels'}.get(kind, kind + 's')
+
+def _volumes_in(folder, what, suffixes=SCAN_SUFFIXES) -> dict:
     folder = Path(folder)
     if not folder.is_dir(): raise DeepMACTError(f"{what} folder {folder} does not exist or is not a folder")
     found = {}
     for p in sorted(folder.iterdir()):
-        stem = None if p.name.startswith('.') or (p.is_dir() and p.name.endswith('-triplets')) else scan_stem(p)
+        stem = None if p.name.startswith('.') or (p.is_dir() and p.name.endswith('-triplets')) else scan_stem(p, suffixes)
         if stem is None: continue
         if stem in found: raise DeepMACTError(f"{what} folder {folder}: {found[stem].name} and {p.name} have the same name {stem!r}; keep one")
         found[stem] = p
@@ -380,24 +400,50 @@ def _label_base(stem):
         if stem.lower().endswith(suffix) and len(stem) > len(suffix): return stem[:-len(suffix)]
     return None
 
-def pairs_in_folders(scans_dir, labels_dir) -> list[tuple[Path, Path]]:
-    "(scan, label volume) pairs of the two folders, matched by name (`scan_stem`; a label may end in `_label`, `_mask`, ...), in name order."
-    scans, labels = _volumes_in(scans_dir, 'scans'), _volumes_in(labels_dir, 'labels')
+def _swap_word(stem, old, new):
+    "`stem` with the word `old` (between -, _, ., spaces or the ends; any case) replaced by `new`; None if it has no such word."
+    pattern = rf'(^|[-_. ]){re.escape(old)}(?=$|[-_. ])'
+    out = re.sub(pattern, lambda m: m.group(1) + new, stem, flags=re.I)
+    return out if out != stem else None
+
+def _label_bases(stem, label_names) -> list[str]:
+    "The names of the image a label named `stem` may belong to, the likeliest first."
+    return [b for b in [_swap_word(stem, lw, iw) for iw, lw in label_names] + [_label_base(stem)] if b is not None]
+
+def pairs_in_folders(scans_dir, labels_dir, suffixes=SCAN_SUFFIXES, label_suffixes=None, label_names=(), must_match='both',
+                     kinds=('scan', 'label volume')) -> list[tuple[Path, Path]]:
+    "(scan, label) pairs of two folders, matched by name (`scan_stem`; a label may end in `_label`, `_mask`, ... or swap a word: `label_names`), in name order."
+    if must_match not in ('both', 'scans', 'labels'): raise DeepMACTError(f"must_match is 'both', 'scans' or 'labels', got {must_match!r}")
+    label_suffixes = suffixes if label_suffixes is None else label_suffixes
+    (s_kind, l_kind), same = kinds, Path(scans_dir).resolve() == Path(labels_dir).resolve()
+    scans = _volumes_in(scans_dir, _folder_word(s_kind), suffixes)
+    labels = _volumes_in(labels_dir, _folder_word(l_kind), label_suffixes)
     scans = {s: p for s, p in scans.items() if p.resolve() != Path(labels_dir).resolve()}    # labels/ inside scans/
-    if Path(scans_dir).resolve() == Path(labels_dir).resolve():     # one folder: the labels are the names with a suffix
-        scans = {s: p for s, p in scans.items() if _label_base(s) is None}
-        labels = {s: p for s, p in labels.items() if _label_base(s) is not None}
-    if not scans: raise DeepMACTError(f"scans folder {scans_dir} holds no scans (TIFF stacks, folders of TIFF planes, .nii, .nii.gz, .zarr)")
-    by_scan = {}
+    if same:                                             # one folder: the labels are the names with a suffix or a label word
+        scans = {s: p for s, p in scans.items() if not _label_bases(s, label_names)}
+        labels = {s: p for s, p in labels.items() if _label_bases(s, label_names)}
+    what = lambda sfx: 'TIFF stacks, folders of TIFF planes, .nii, .nii.gz, .zarr' if tuple(sfx) == SCAN_SUFFIXES else ', '.join(sfx)
+    if not scans: raise DeepMACTError(f"{_folder_word(s_kind)} folder {scans_dir} holds no {s_kind}s ({what(suffixes)})")
+    if not labels and must_match == 'labels':
+        raise DeepMACTError(f"{_folder_word(l_kind)} folder {labels_dir} holds no {l_kind}s ({what(label_suffixes)})")
+    by_scan, folded = {}, {s.casefold(): s for s in scans}      # a swapped word may differ in case: Label-3 with volume-3
     for stem, p in labels.items():
-        base = stem if stem in scans else _label_base(stem)
-        if base not in scans: raise DeepMACTError(f"label volume {p} matches no scan in {scans_dir} (a scan named {base or stem} was expected)")
+        bases = [stem] + _label_bases(stem, label_names)
+        base = next((b for b in bases if b in scans), None) or next((folded[b.casefold()] for b in bases if label_names and b.casefold() in folded), None)
+        if base is None:
+            if must_match == 'scans': continue           # a label of an image that is not asked for
+            raise DeepMACTError(f"{l_kind} {p} matches no {s_kind} in {scans_dir} (a {s_kind} named {(bases[1:] or bases)[0]} was expected)")
         by_scan.setdefault(base, []).append(p)
     pairs = []
     for stem, scan in sorted(scans.items(), key=lambda kv: natural_key(kv[0])):
         cands = by_scan.get(stem, [])
-        if not cands: raise DeepMACTError(f"scan {scan} has no label volume in {labels_dir} (expected {stem}.tif, {stem}.nii.gz, ... or {stem}_label.tif)")
-        if len(cands) > 1: raise DeepMACTError(f"scan {scan} has {len(cands)} label volumes in {labels_dir}: {', '.join(c.name for c in cands)}; keep one")
+        if not cands and must_match == 'labels': continue  # a scan nobody labelled
+        if not cands:
+            ext = ('.tif', '.nii.gz') if tuple(label_suffixes) == SCAN_SUFFIXES else tuple(label_suffixes)[:2]
+            swapped = [n for n in (_swap_word(stem, iw, lw) for iw, lw in label_names) if n]
+            raise DeepMACTError(f"{s_kind} {scan} has no {l_kind} in {labels_dir} (expected {', '.join(stem + e for e in ext)}, ... or "
+                                f"{(swapped[0] if swapped else stem + ('_mask' if 'mask' in l_kind else '_label')) + ext[0]})")
+        if len(cands) > 1: raise DeepMACTError(f"{s_kind} {scan} has {len(cands)} {l_kind}s in {labels_dir}: {', '.join(c.name for c in cands)}; keep one")
         pairs.append((scan, cands[0]))
     return pairs
 

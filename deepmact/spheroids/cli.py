@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse, csv, json, sys, tempfile, time
 from pathlib import Path
 import numpy as np
-from ..io import DeepMACTError, atomic_path, natural_key
+from ..io import DeepMACTError, atomic_path
 
 # %% auto #0
 __all__ = ['MASK_SUFFIXES', 'SUBCOMMANDS', 'pairs_by_stem', 'read_pair', 'run_segment', 'run_train', 'run_evaluate', 'run_export',
@@ -16,27 +16,12 @@ __all__ = ['MASK_SUFFIXES', 'SUBCOMMANDS', 'pairs_by_stem', 'read_pair', 'run_se
 # %% ../../nbs/39_spheroids_cli.ipynb #a43aa28a
 MASK_SUFFIXES = ('.png', '.tif', '.tiff')
 
-def _files_by_stem(folder, suffixes, what):
-    folder = Path(folder)
-    if not folder.is_dir(): raise DeepMACTError(f"{what}: {folder} is not a folder")
-    files = {}
-    for p in sorted(folder.iterdir(), key=lambda p: natural_key(p.name)):
-        if p.is_file() and p.suffix.lower() in suffixes and not p.name.startswith('.'):
-            if p.stem in files: raise DeepMACTError(f"{what}: {p.name} and {files[p.stem].name} have the same stem")
-            files[p.stem] = p
-    if not files: raise DeepMACTError(f"{what}: no {'/'.join(suffixes)} files in {folder}")
-    return files
-
-def pairs_by_stem(a_folder, b_folder, a_what='--images', b_what='--masks', a_suffixes=None, b_suffixes=MASK_SUFFIXES):
-    "(a, b) file pairs of two folders matched by file stem; every file of `a_folder` needs its counterpart."
+def pairs_by_stem(a_folder, b_folder, a_what='image', b_what='mask', a_suffixes=None, b_suffixes=MASK_SUFFIXES):
+    "(a, b) file pairs of two folders matched by file stem (`pairs_in_folders`); every file of `a_folder` needs its counterpart."
     from deepmact.spheroids.experiments import IMAGE_SUFFIXES
-    a = _files_by_stem(a_folder, a_suffixes or IMAGE_SUFFIXES, a_what)
-    b = _files_by_stem(b_folder, b_suffixes, b_what)
-    missing = [s for s in a if s not in b]
-    if missing:
-        raise DeepMACTError(f"{b_what}: no file in {b_folder} for {len(missing)} of {len(a)} files of {a_folder} "
-                            f"(matched by stem), e.g. {', '.join(missing[:3])}")
-    return [(a[s], b[s]) for s in a]
+    from deepmact.train import pairs_in_folders
+    return pairs_in_folders(a_folder, b_folder, suffixes=a_suffixes or IMAGE_SUFFIXES, label_suffixes=b_suffixes,
+                            must_match='scans', kinds=(a_what, b_what))
 
 def read_pair(image_path, mask_path):
     "An image and its mask (any non-zero value = spheroid), with a clear error when their sizes differ."
@@ -125,7 +110,7 @@ def run_evaluate(argv) -> int:
     p.add_argument('--out', default=None, help='CSV of the per-image scores'); p.add_argument('--pixel-size', type=float, default=None, metavar='UM', help='radial error in µm')
     a = p.parse_args(argv)
     rows = []
-    for t, pr in pairs_by_stem(a.truth, a.pred, '--truth', '--pred', MASK_SUFFIXES):
+    for t, pr in pairs_by_stem(a.truth, a.pred, 'true mask', 'predicted mask', MASK_SUFFIXES):
         truth, pred = read_image(t) > 0, read_image(pr) > 0
         if truth.shape != pred.shape: raise DeepMACTError(f"{pr}: mask of size {pred.shape} does not match {t} of size {truth.shape}")
         rows.append(dict(image=t.stem, **spheroid_scores(pred, truth, a.pixel_size)))

@@ -13,9 +13,10 @@ from ..io import DeepMACTError, open_scan, atomic_path, check_voxel_size
 from ..unet import build_unet, save_model, load_model
 
 # %% auto #0
-__all__ = ['IGNORE', 'BACKGROUND', 'FOREGROUND', 'label_targets', 'intensity_range', 'normalize', 'vessel_loss', 'pack_target',
-           'packed_loss', 'f1_at_half', 'labelled_pairs', 'load_labelled', 'synthetic_samples', 'random_patch',
-           'patch_batches', 'fixed_batches', 'train_vessels', 'predict_cubes', 'predict_probability', 'segment_scan']
+__all__ = ['IGNORE', 'BACKGROUND', 'FOREGROUND', 'TRAILMAP_NAMES', 'label_targets', 'intensity_range', 'normalize', 'vessel_loss',
+           'pack_target', 'packed_loss', 'f1_at_half', 'labelled_pairs', 'load_labelled', 'synthetic_samples',
+           'random_patch', 'patch_batches', 'fixed_batches', 'train_vessels', 'predict_cubes', 'predict_probability',
+           'segment_scan']
 
 # %% ../../nbs/41_vessels.ipynb #9d9ab528
 IGNORE, BACKGROUND, FOREGROUND = 0, 1, (2, 4)       # TRAILMAP coding: 0 not annotated, 1 background, 2 axon, 4 axon edge
@@ -74,23 +75,12 @@ def f1_at_half(logits, y) -> float:
     return masked_scores(logits[:, 0].numpy() > 0, y[:, 0].numpy() > 0.5, y[:, 1].numpy() > 0.5)['f1']
 
 # %% ../../nbs/41_vessels.ipynb #2a61b12b
-def _pair_key(path) -> str:
-    "A file's name without extension and without the words volume/label(s)/original/image: what a scan and its labels share."
-    stem = re.sub(r'\.(ome\.)?(tiff?|nii(\.gz)?|zarr)$', '', Path(path).name.lower())
-    words = [w for w in re.split(r'[-_. ]+', stem) if w not in ('volume', 'volumes', 'label', 'labels', 'original', 'image', 'scan')]
-    return '-'.join(words)
+TRAILMAP_NAMES = (('volume', 'label'), ('volume', 'labels'), ('original', 'label'), ('image', 'label'), ('scan', 'label'))    # (scan word, label word): volume-3 / label-3
 
 def labelled_pairs(scans_dir, labels_dir) -> list[tuple[Path, Path]]:
-    "(scan, labels) file pairs of two folders, matched by name (volume-3.tiff with label-3.tiff, x_original.tif with x_label.tif)."
-    scans_dir, labels_dir = Path(scans_dir), Path(labels_dir)
-    for d, what in ((scans_dir, 'scans'), (labels_dir, 'labels')):
-        if not d.is_dir(): raise DeepMACTError(f"{what}: {d} is not a folder")
-    files = lambda d: {_pair_key(p): p for p in sorted(d.iterdir()) if re.search(r'\.(tiff?|nii(\.gz)?)$', p.name.lower())}
-    scans, labels = files(scans_dir), files(labels_dir)
-    if not labels: raise DeepMACTError(f"labels: no TIFF or NIfTI volumes in {labels_dir}")
-    missing = sorted(set(labels) - set(scans))
-    if missing: raise DeepMACTError(f"labels: {labels[missing[0]].name} matches no scan in {scans_dir}")
-    return [(scans[k], labels[k]) for k in sorted(labels, key=lambda k: [int(t) if t.isdigit() else t for t in re.split(r'(\d+)', k)])]
+    "(scan, labels) file pairs of two folders by TRAILMAP's names (volume-3.tiff with label-3.tiff, x_original.tif with x_label.tif)."
+    from deepmact.train import pairs_in_folders
+    return pairs_in_folders(scans_dir, labels_dir, label_names=TRAILMAP_NAMES, must_match='labels')
 
 def load_labelled(pairs) -> list[dict]:
     "Each pair as a training sample: normalised image, target, annotated mask, the annotated planes, the file names."
