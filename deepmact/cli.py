@@ -336,7 +336,7 @@ def _parser():
     q = sub.add_parser('detect', help='find and segment the metastases of a scan')
     scan_args(q)
     q.add_argument('--out', required=True, help='output folder (a second run into it resumes)')
-    q.add_argument('--threshold', type=float, default=0.5, help='probability threshold (default 0.5; lower is more sensitive)')
+    q.add_argument('--threshold', type=float, help='probability threshold (default 0.5; 0.7 with --detector candidates; lower is more sensitive)')
     q.add_argument('--mode', choices=MODES, default='multiply', help='how the three views combine (default multiply)')
     q.add_argument('--min-contrast', type=float, default=1.4,
                    help='keep a detection only if its median intensity is this many times its surroundings (default 1.4; 0: off)')
@@ -349,8 +349,9 @@ def _parser():
                    help="the camera's counts without light, subtracted before the contrast check "
                         "(default auto: measured on the air around the mouse)")
     q.add_argument('--weights', help='model file (default: the weights shipped with deepmact)')
-    q.add_argument('--detector', choices=('network', 'filter'), default='network',
-                   help="network (default) or the handbook's filter-based detector (a baseline; pre-labels for review)")
+    q.add_argument('--detector', choices=('network', 'filter', 'candidates'), default='network',
+                   help="network (default), the handbook's filter-based detector (a baseline; pre-labels for review), or blob "
+                        "candidates scored by the patch classifier (--weights: its model file)")
     q.add_argument('--all', action='store_true', help='process subvolumes without tissue too')
     q.add_argument('--organs', metavar='auto|FILE', help="then give each metastasis its organ: 'auto' segments the scan's organs with the light-sheet organ model (AIMOS chapter), FILE is an organ label volume")
     q = sub.add_parser('analyze', help='nearest neighbours, organs and antibody targeting of a detect folder')
@@ -388,7 +389,7 @@ def _parser():
     q.add_argument('--shape', type=int, nargs=3, metavar=('Z', 'Y', 'X'), help=f'scan shape (default {BENCH_SHAPE}; with --shell the two scans of SHELL_SHAPES)')
     q.add_argument('--shell', action='store_true', help='instead: time `deepmact detect` in a fresh process, wall clock, on 256 M and 1 G voxel scans')
     q.add_argument('--repeat', type=int, default=1, help='with --shell: fresh detections per scan (default 1; the machine may be busy)')
-    q.add_argument('--quality', action='store_true', help='instead: precision, recall and F1 of the network and the filter detector on the held-out styles')
+    q.add_argument('--quality', action='store_true', help='instead: precision, recall and F1 of the network, the filter detector and the candidate detector on the held-out styles')
     q.add_argument('--weights', help='with --quality: the model file to score (default: the shipped weights)')
     q.add_argument('--styles', nargs='+', metavar='STYLE', help='with --quality: only these held-out styles (default: all)')
     q.add_argument('--no-3d', action='store_true', help='skip 3D alternative #2')
@@ -421,9 +422,20 @@ def main(argv=None) -> int:
         elif args.command == 'detect':
             from deepmact.predict import detect_scan
             detector = None
+            weights = args.weights
             if args.detector == 'filter': from deepmact.filter_detector import filter_detect as detector
+            elif args.detector == 'candidates':
+                import functools
+                from deepmact.candidates import candidate_detect
+                from deepmact.candidates import _classifier
+                kw = dict(weights=str(Path(weights).resolve())) if weights else {}
+                if args.threshold is not None: kw['threshold'] = args.threshold
+                if weights: _classifier(weights)          # a bad file is one clear error here, not one per worker
+                detector = functools.partial(candidate_detect, **kw) if kw else candidate_detect
+                weights = None
             scan = open_scan(args.scan, args.voxel_size)
-            res = detect_scan(scan, args.out, args.weights, mode=args.mode, threshold=args.threshold,
+            threshold = 0.5 if args.threshold is None or detector is not None else args.threshold
+            res = detect_scan(scan, args.out, weights, mode=args.mode, threshold=threshold,
                               two_views=not args.no_two_views, min_contrast=args.min_contrast or None, size=args.size,
                               overlap=args.overlap, only_tissue=not args.all, black_level=args.black_level,
                               detector=detector, split=not args.no_split, resample=not args.no_resample)
@@ -450,8 +462,8 @@ def main(argv=None) -> int:
             elif args.memory: bench_cut(args.memory, args.out)
             elif args.shell: bench_shell([args.shape] if args.shape else SHELL_SHAPES, out=args.out, repeat=args.repeat)
             elif args.quality:
-                from deepmact.pretrained import quality_benchmark, print_quality
-                print_quality(quality_benchmark(args.weights, styles=args.styles, out=args.out))
+                from deepmact.pretrained import quality_benchmark, print_quality, DETECTORS
+                print_quality(quality_benchmark(args.weights, styles=args.styles, out=args.out, detectors=DETECTORS))
             else: bench_detect(tuple(args.shape or BENCH_SHAPE), out=args.out, with_3d=not args.no_3d)
     except DeepMACTError as e:
         print(f"deepmact: error: {e}", file=sys.stderr)

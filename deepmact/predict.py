@@ -366,6 +366,8 @@ def detect_scan(scan, out_dir, model=None, mode='multiply', threshold=0.5, two_v
         if workers is not None and not (isinstance(workers, int) and workers >= 1):
             raise DeepMACTError(f"workers must be a whole number >= 1, got {workers!r}")
     elif model is None or isinstance(model, (str, Path)): model = load_model(model)
+    if detector is None and model.config.get('kind') == 'patch':
+        raise DeepMACTError("weights: this is the candidate detector's patch classifier, not a U-Net: use --detector candidates (detector=candidate_detect)")
     if mode not in MODES: raise DeepMACTError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
     if not 0 <= threshold < 1: raise DeepMACTError(f"threshold must be in [0, 1), got {threshold!r}")
     if min_contrast is not None and not min_contrast >= 0:
@@ -441,7 +443,9 @@ def detect_scan(scan, out_dir, model=None, mode='multiply', threshold=0.5, two_v
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
         in_flight = workers or os.cpu_count() or 1
-        procs = ProcessPoolExecutor(in_flight, mp_context=multiprocessing.get_context('spawn'))   # no fork beside threads
+        # no fork beside threads; one torch thread per worker process (the workers share the cores)
+        procs = ProcessPoolExecutor(in_flight, mp_context=multiprocessing.get_context('spawn'), 
+                                    initializer=torch.set_num_threads, initargs=(1,))
     try:
         with ThreadPoolExecutor(1) as worker:
             for sv, cube, triplet in bar:

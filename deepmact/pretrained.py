@@ -13,8 +13,9 @@ from .unet import load_model, save_model, WEIGHTS_DIR, DEFAULT_WEIGHTS
 from .predict import detect_scan, score_detections
 
 # %% auto #0
-__all__ = ['POOLED', 'CONTRAST_BANDS', 'RADIUS_BANDS', 'DELIVR_VOXEL_SIZE', 'pooled_scores', 'evaluate_synthetic', 'record_facts',
-           'recall_by', 'quality_benchmark', 'print_quality', 'delivr_patches', 'mask_centres', 'score_on_masks']
+__all__ = ['POOLED', 'CONTRAST_BANDS', 'RADIUS_BANDS', 'DETECTORS', 'DELIVR_VOXEL_SIZE', 'pooled_scores', 'evaluate_synthetic',
+           'record_facts', 'recall_by', 'quality_benchmark', 'print_quality', 'delivr_patches', 'mask_centres',
+           'score_on_masks']
 
 # %% ../nbs/08_pretrained.ipynb #7f4ea358
 POOLED = ('n_predicted', 'n_true', 'true_positives', 'true_positives_any', 'detected_any', 'split', 'merged')
@@ -60,19 +61,23 @@ def recall_by(truth, found_ids, key, bands):
 
 def _merge_bands(a, b): return {k: (a.get(k, (0, 0))[0] + v[0], a.get(k, (0, 0))[1] + v[1]) for k, v in b.items()}
 
+DETECTORS = ('network', 'filter', 'candidates')
+
 def quality_benchmark(model=None, styles=None, seeds=None, out=None, detectors=('network', 'filter'), shape=None,
-                      progress=True, **detect_kwargs):
-    "Scores of the network (`model`: weights file or model; default the shipped one) and the filter detector on the held-out styles; returns {style: {detector: scores}}."
+                      progress=True, candidates=None, **detect_kwargs):
+    "Scores of the network (`model`: weights file or model; default the shipped one), the filter detector and the candidate detector (`candidates`: its classifier file, default the shipped one) on the held-out styles; returns {style: {detector: scores}}."
     import shutil, tempfile, time
     from deepmact.io import ArrayScan
     from deepmact.styles import STYLES, BENCH_SEEDS, style_scan
     from deepmact.filter_detector import filter_detect
+    from deepmact.candidates import candidate_detect
+    import functools
     from tqdm.auto import tqdm
     styles = list(styles or STYLES)
     for s in styles:
         if s not in STYLES: raise DeepMACTError(f"styles: {s!r} is not a benchmark style ({', '.join(STYLES)})")
     for d in detectors:
-        if d not in ('network', 'filter'): raise DeepMACTError(f"detectors must be 'network' and/or 'filter', got {d!r}")
+        if d not in DETECTORS: raise DeepMACTError(f"detectors must be among {', '.join(DETECTORS)}, got {d!r}")
     model = model if isinstance(model, torch.nn.Module) else load_model(model)
     work = Path(out) if out else Path(tempfile.mkdtemp(prefix='deepmact-quality-'))
     jobs = [(s, seed) for s in styles for seed in (seeds or {}).get(s, BENCH_SEEDS[s])]
@@ -86,7 +91,9 @@ def quality_benchmark(model=None, styles=None, seeds=None, out=None, detectors=(
                 run_dir = work / style / f'seed{seed}' / d
                 shutil.rmtree(run_dir, ignore_errors=True)
                 t0 = time.perf_counter()
-                kw = dict(detector=filter_detect) if d == 'filter' else dict(model=model, **detect_kwargs)
+                kw = (dict(detector=filter_detect) if d == 'filter' else
+                      dict(detector=functools.partial(candidate_detect, weights=str(candidates)) if candidates else candidate_detect)
+                      if d == 'candidates' else dict(model=model, **detect_kwargs))
                 res = detect_scan(scan, run_dir, progress=False, **kw)
                 entry = report[style][d]
                 entry['seconds'] += time.perf_counter() - t0

@@ -18,7 +18,7 @@ from .io import DeepMACTError, atomic_path
 
 # %% auto #0
 __all__ = ['RESNET_STAGES', 'CONFIGS', 'WEIGHTS_DIR', 'DEFAULT_WEIGHTS', 'CrossHairConv3d', 'conv_block', 'UNet', 'BasicBlock',
-           'ResNetUNet', 'build_unet', 'count_parameters', 'save_model', 'load_model']
+           'ResNetUNet', 'PatchClassifier', 'build_unet', 'count_parameters', 'save_model', 'load_model']
 
 # %% ../nbs/03_unet.ipynb #8e233c08
 class CrossHairConv3d(nn.Conv3d):
@@ -140,6 +140,25 @@ class ResNetUNet(nn.Module):
             x = block(x if skip is None else torch.cat([x, skip], 1))
         return self.head(x)[(..., *[slice(0, s) for s in size])]
 
+# %% ../nbs/03_unet.ipynb #afa6f640
+class PatchClassifier(nn.Module):
+    "3D encoder (`channels` per level: two convolutions, batch norm, ReLU; 2x max pool between levels) and two dense layers: one logit per (in_channels, size, size, size) patch."
+    def __init__(self, channels=(8, 16, 32), in_channels=4, size=12, hidden=64, kind='patch', dim=3):
+        super().__init__()
+        channels = tuple(int(c) for c in channels)
+        if not channels or min(channels) < 1: raise DeepMACTError(f"channels must be positive ints, got {channels!r}")
+        m = 2 ** (len(channels) - 1)
+        if size % m: raise DeepMACTError(f"size must be a multiple of {m} for {len(channels)} levels, got {size!r}")
+        self.config = dict(kind='patch', channels=channels, in_channels=int(in_channels), size=int(size), hidden=int(hidden), dim=3)
+        self.dim, self.multiple = 3, m
+        layers, c = [], in_channels
+        for k, co in enumerate(channels):
+            layers += ([nn.MaxPool3d(2)] if k else []) + [conv_block(c, co, 2, dim=3)]; c = co
+        self.features = nn.Sequential(*layers)
+        self.head = nn.Sequential(nn.Flatten(), nn.Linear(c * (size // m) ** 3, hidden), nn.ReLU(inplace=True),
+                                  nn.Linear(hidden, 1))
+    def forward(self, x): return self.head(self.features(x))[:, 0]
+
 # %% ../nbs/03_unet.ipynb #4c67c642
 CONFIGS = {
     'lean': dict(channels=(8, 16, 32, 64, 128), dim=2, convs_down=2, convs_up=2),
@@ -148,14 +167,16 @@ CONFIGS = {
     '3d-2': dict(channels=(12, 24, 48), dim=3, convs_down=2, convs_up=2),                      # handbook 3D #2
     'lean3d': dict(channels=(8, 16, 32, 64), dim=3, convs_down=2, convs_up=2),
     'resnet34': dict(encoder='resnet34', width=64, decoder=(256, 128, 64, 32, 16), dim=2),    # spheroid paper
+    'patch3d': dict(kind='patch', channels=(8, 16, 32), in_channels=4, size=12, hidden=64, dim=3),   # candidate classifier
 }
 
 def build_unet(config='lean', **overrides):
-    "A `UNet` (or `ResNetUNet` when the configuration names an `encoder`) from a name in `CONFIGS` or a dict; `overrides` replace entries."
+    "A `UNet` (a `ResNetUNet` when the configuration names an `encoder`, a `PatchClassifier` when its kind is 'patch') from a name in `CONFIGS` or a dict; `overrides` replace entries."
     if isinstance(config, str):
         if config not in CONFIGS: raise DeepMACTError(f"config: unknown network {config!r}; choose one of {sorted(CONFIGS)}")
         config = CONFIGS[config]
     config = {**config, **overrides}
+    if config.get('kind') == 'patch': return PatchClassifier(**config)
     if config.get('encoder') is not None: return ResNetUNet(**config)
     config.pop('encoder', None)
     return UNet(**config)
