@@ -152,6 +152,11 @@ def candidate_training_data(scans, classifier=None, n_sd=6.0, negatives=10, hard
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
     from tqdm.auto import tqdm
+    scans = list(scans)
+    if not scans: raise DeepMACTError("scans: no training scans given")
+    if classifier is not None:
+        if not isinstance(classifier, (str, Path)): raise DeepMACTError(f"classifier must be the path of a model file, got {type(classifier).__name__}")
+        _classifier(classifier); classifier = str(classifier)      # a bad file: one error here, not one per worker
     jobs = [(s, classifier, n_sd, negatives, hard, seed + k) for k, s in enumerate(scans)]
     X, Y, G, found = [], [], [], []
     # workers=1 stays in this process; more are spawned (no fork beside torch's threads)
@@ -220,7 +225,9 @@ def train_classifier(data, out=None, init=None, epochs=10, lr=1e-3, batch_size=6
     keep = data['y'] >= 0
     x, y, g = data['x'][keep], data['y'][keep].astype(np.float32), data['group'][keep]
     val = g % val_every == val_every // 2
-    if not val.any() or val.all(): raise DeepMACTError("training data: too few scans to keep one in ten for validation")
+    if not (isinstance(val_every, int) and val_every >= 2): raise DeepMACTError(f"val_every must be a whole number >= 2, got {val_every!r}")
+    if not val.any() or val.all(): raise DeepMACTError(f"training data: too few scans to keep one in {val_every} for validation (val_every)")
+    if (~val).sum() < batch_size: raise DeepMACTError(f"batch_size {batch_size} is larger than the {int((~val).sum())} training patches")
     xt, yt, xv, yv = x[~val], y[~val], x[val], y[val]
     def train_batches(rng):
         idx = rng.permutation(len(yt))
