@@ -14,7 +14,7 @@ from .io import DeepMACTError
 __all__ = ['RADII_VX', 'PATCH_VX', 'PATCH_CHANNELS', 'CANDIDATE_WEIGHTS', 'block_mean', 'contrast_image', 'scale_responses',
            'blob_candidates', 'candidate_patches', 'candidate_labels', 'same_blob', 'grow_regions',
            'candidate_training_data', 'score_patches', 'train_classifier', 'classifier_training_scans',
-           'LabelledVolume', 'candidate_detect']
+           'LabelledVolume', 'candidate_detect', 'accepted_regions', 'threshold_sweep']
 
 # %% ../nbs/09a_candidates.ipynb #ba168d20
 RADII_VX = (1.25, 2.0, 3.2, 5.0, 8.0)    # voxels: blob radii candidates are looked for at (metastases of 1-10 voxels)
@@ -293,7 +293,7 @@ class LabelledVolume:
 # %% ../nbs/09a_candidates.ipynb #ec45e44b
 CANDIDATE_WEIGHTS = 'candidates.pt'
 
-def candidate_detect(volume, weights=None, threshold=0.7, n_sd=6.0, dip=0.2):
+def candidate_detect(volume, weights=None, threshold=0.8, n_sd=6.0, dip=0.2):
     "Metastases of one subvolume by blob candidates scored by the patch classifier (`weights`: default the shipped one): list of (points (n, 3), probability), like `segment`."
     from deepmact.unet import WEIGHTS_DIR
     if not 0 < threshold < 1: raise DeepMACTError(f"threshold must be in (0, 1), got {threshold!r}")
@@ -302,11 +302,48 @@ def candidate_detect(volume, weights=None, threshold=0.7, n_sd=6.0, dip=0.2):
     pts, radii, resp = blob_candidates(c, n_sd)
     if not len(pts): return []
     p = score_patches(model, candidate_patches(c, pts, radii, resp))
-    acc = np.flatnonzero(p >= threshold)
-    acc = acc[np.argsort(-p[acc], kind='stable')]
-    owner, kept = grow_regions(ndi.gaussian_filter(c, 0.7), pts[acc], radii[acc], dip)
+    return accepted_regions(ndi.gaussian_filter(c, 0.7), pts, radii, p, threshold, dip)
+
+def accepted_regions(smooth, points, radii_vx, probability, threshold=0.8, dip=0.2):
+    "The regions (points (n, 3), probability) that the candidates scored at least `threshold` grow in `smooth`, best first."
+    acc = np.flatnonzero(probability >= threshold)
+    acc = acc[np.argsort(-probability[acc], kind='stable')]
+    owner, kept = grow_regions(smooth, points[acc], radii_vx[acc], dip)
+    return [(np.argwhere(owner[sl] == i + 1) + [s.start for s in sl], float(probability[acc[kept[i]]]))
+            for i, sl in enumerate(ndi.find_objects(owner)) if sl is not None]
+
+# %% ../nbs/09a_candidates.ipynb #43a51550
+def threshold_sweep(scans, weights=None, thresholds=(0.5, 0.7, 0.8, 0.9, 0.95), n_sd=6.0, dip=0.2, workers=2, progress=True):
+    "Pooled scores (precision, recall, F1, counted twice) of the candidate detector at each of `thresholds` on labelled scans (with `.labels` and `.truth`): {threshold: scores}."
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    from tqdm.auto import tqdm
+    from deepmact.unet import WEIGHTS_DIR
+    from deepmact.pretrained import pooled_scores
+    scans, thresholds = list(scans), tuple(float(t) for t in thresholds)
+    if not scans: raise DeepMACTError("scans: no labelled scans given")
+    if not thresholds or not all(0 < t < 1 for t in thresholds): raise DeepMACTError(f"thresholds must be in (0, 1), got {thresholds}")
+    weights = str(WEIGHTS_DIR / CANDIDATE_WEIGHTS if weights is None else weights)
+    _classifier(weights)                        # a bad file: one error here
+    jobs = [(s, weights, thresholds, n_sd, dip) for s in scans]
+    pool = (ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context('spawn'), initializer=_one_thread)
+            if workers > 1 else None)
+    try: rows = list(tqdm(pool.map(_sweep_scan, jobs) if pool else map(_sweep_scan, jobs), total=len(jobs), disable=not progress, desc='sweep'))
+    finally:
+        if pool: pool.shutdown(cancel_futures=True)
+    return {t: pooled_scores([r[k] for r in rows]) for k, t in enumerate(thresholds)}
+
+def _sweep_scan(job):
+    from deepmact.predict import score_detections
+    from deepmact.metastases import metastasis_record
+    scan, weights, thresholds, n_sd, dip = job
+    labels, ids = np.asarray(scan.labels[...]), [t['metastasis_id'] for t in scan.truth]
+    c = contrast_image(np.asarray(scan[...], np.float32))
+    pts, radii, resp = blob_candidates(c, n_sd)
+    p = score_patches(_classifier(weights), candidate_patches(c, pts, radii, resp)) if len(pts) else np.zeros(0, np.float32)
+    sm = ndi.gaussian_filter(c, 0.7)
     out = []
-    for i, sl in enumerate(ndi.find_objects(owner)):
-        if sl is not None:
-            out.append((np.argwhere(owner[sl] == i + 1) + [s.start for s in sl], float(p[acc[kept[i]]])))
+    for t in thresholds:
+        s = score_detections([metastasis_record(q) for q, _ in accepted_regions(sm, pts, radii, p, t, dip)], labels, ids)
+        s.pop('matched'); out.append(s)
     return out

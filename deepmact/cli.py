@@ -336,7 +336,7 @@ def _parser():
     q = sub.add_parser('detect', help='find and segment the metastases of a scan')
     scan_args(q)
     q.add_argument('--out', required=True, help='output folder (a second run into it resumes)')
-    q.add_argument('--threshold', type=float, help='probability threshold (default 0.5; 0.7 with --detector candidates; lower is more sensitive)')
+    q.add_argument('--threshold', type=float, help='probability threshold (default 0.5; 0.8 with --detector candidates; lower is more sensitive)')
     q.add_argument('--mode', choices=MODES, default='multiply', help='how the three views combine (default multiply)')
     q.add_argument('--min-contrast', type=float, default=1.4,
                    help='keep a detection only if its median intensity is this many times its surroundings (default 1.4; 0: off)')

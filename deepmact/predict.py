@@ -347,8 +347,13 @@ def _write_json(path, obj, compact=False):
 
 def _detector_name(detector):
     "A JSON-able description of a detector function (or a functools.partial of one), for run.json."
+    import inspect
     func = getattr(detector, 'func', detector)
-    return dict(function=f"{func.__module__}.{func.__qualname__}", **getattr(detector, 'keywords', {}))
+    try: defaults = {k: p.default for k, p in inspect.signature(func).parameters.items() if p.default is not inspect.Parameter.empty}
+    except (TypeError, ValueError): defaults = {}        # a builtin without a signature
+    desc = dict(function=f"{getattr(func, '__module__', '?')}.{getattr(func, '__qualname__', repr(func))}",
+                **{**defaults, **getattr(detector, 'keywords', {})})
+    return json.loads(json.dumps(desc, default=str))     # paths and numpy scalars as text
 
 def detect_scan(scan, out_dir, model=None, mode='multiply', threshold=0.5, two_views=True, min_contrast=1.4, size=350,
                 overlap=50, voxel_size=None, only_tissue=True, progress=True, prefetch=True, detector=None, workers=None,
@@ -378,19 +383,19 @@ def detect_scan(scan, out_dir, model=None, mode='multiply', threshold=0.5, two_v
     # an anisotropic scan is resampled to isotropic voxels for the 2D network (see `z_factor`)
     fz = (z_factor(voxel_size, model.meta.get('voxel_size')) if resample and detector is None and model.config.get('dim', 2) == 2
           else 1.0)
-    params = dict(scan=str(scan.path or scan), shape=list(scan.shape), mode=mode, threshold=threshold,
-                  two_views=bool(two_views), min_contrast=min_contrast, split=bool(split), size=size,
-                  overlap=overlap, only_tissue=only_tissue, black_level=black_level, z_factor=round(fz, 4),
-                  voxel_size_um=list(voxel_size) if voxel_size else None)    # a resume with another voxel size would mix µm
-    if detector is None:
-        params.update(weights=model.meta.get('name', model.config),
+    params = dict(scan=str(scan.path or scan), shape=list(scan.shape), size=size, overlap=overlap, only_tissue=only_tissue,
+                  black_level=black_level, voxel_size_um=list(voxel_size) if voxel_size else None)  # a resume with another voxel size would mix µm
+    if detector is None:              # the network's settings; a detector function's own are in its description
+        params.update(mode=mode, threshold=threshold, two_views=bool(two_views), min_contrast=min_contrast, split=bool(split),
+                      z_factor=round(fz, 4), weights=model.meta.get('name', model.config),
                       weights_meta={k: model.meta.get(k) for k in ('data', 'data_seeds', 'epochs', 'best_epoch', 'val_dice', 'val_f1')})
     else: params.update(detector=_detector_name(detector))
     parts.mkdir(parents=True, exist_ok=True)
     if (parts / 'params.json').exists():
         old = json.loads((parts / 'params.json').read_text())
         if old != json.loads(json.dumps(params)):
-            diff = sorted(k for k in params if old.get(k) != json.loads(json.dumps(params)).get(k))
+            new = json.loads(json.dumps(params))
+            diff = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
             raise DeepMACTError(f"{out_dir} holds a run with other parameters ({', '.join(diff)}); use another --out or delete it")
     else: _write_json(parts / 'params.json', params)
     plan, keep, black = plan_with_tissue(scan, size, overlap, only_tissue, with_black_level=True)

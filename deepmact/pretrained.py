@@ -112,13 +112,13 @@ def print_quality(report, file=None):
     "The benchmark table: one row per style and detector."
     pr = lambda *a: print(*a, file=file)
     bands_c = [_band_name(*b) for b in CONTRAST_BANDS]; bands_r = [_band_name(*b) for b in RADIUS_BANDS]
-    pr(f"{'style':12s} {'detector':8s} {'scans':>5s} {'true':>5s} {'prec':>6s} {'recall':>6s} {'F1':>6s} {'F1 any':>6s} "
+    pr(f"{'style':12s} {'detector':10s} {'scans':>5s} {'true':>5s} {'prec':>6s} {'recall':>6s} {'F1':>6s} {'F1 any':>6s} "
        f"{'twice':>5s} {'merged':>6s}  recall by contrast {'/'.join(bands_c)}x  by radius {'/'.join(bands_r)} vx")
     for style, by_det in report.items():
         for d, e in by_det.items():
             rc = ' '.join(f"{f / n:.2f}" if n else '  - ' for f, n in e['contrast'].values())
             rr = ' '.join(f"{f / n:.2f}" if n else '  - ' for f, n in e['radius'].values())
-            pr(f"{style:12s} {d:8s} {e['n_scans']:5d} {e['n_true']:5d} {e['precision']:6.3f} {e['recall']:6.3f} {e['f1']:6.3f} "
+            pr(f"{style:12s} {d:10s} {e['n_scans']:5d} {e['n_true']:5d} {e['precision']:6.3f} {e['recall']:6.3f} {e['f1']:6.3f} "
                f"{e['f1_any']:6.3f} {e['split']:5d} {e['merged']:6d}  {rc:>28s}  {rr}")
 
 # %% ../nbs/08_pretrained.ipynb #0934bbb8

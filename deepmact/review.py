@@ -191,7 +191,7 @@ class Review:
             raise DeepMACTError(f"{out_dir / 'metastases.json'} is not readable JSON ({e}); run deepmact detect again") from None
         review = cls(scan, records,
                      journal or out_dir / f'review-{slug}.jsonl', annotator, size=params['size'], overlap=params['overlap'],
-                     threshold=params.get('threshold', 0.5), min_contrast=params.get('min_contrast') or 1.4, n_std=n_std, keep=keep)
+                     threshold=params.get('threshold', (params.get('detector') or {}).get('threshold', 0.5)), min_contrast=params.get('min_contrast') or 1.4, n_std=n_std, keep=keep)
         if (out_dir / 'parts' / 'overview.npz').exists():     # the run's thumbnails: no second pass over a huge scan
             with np.load(out_dir / 'parts' / 'overview.npz') as f:
                 review.thumbnails = (int(f['step']), [f['z'], f['y'], f['x']])
