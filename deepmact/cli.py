@@ -429,7 +429,9 @@ def main(argv=None) -> int:
                 from deepmact.candidates import candidate_detect
                 from deepmact.candidates import _classifier
                 kw = dict(weights=str(Path(weights).resolve())) if weights else {}
-                if args.threshold is not None: kw['threshold'] = args.threshold
+                if args.threshold is not None:
+                    if not 0 < args.threshold < 1: raise DeepMACTError(f"--threshold must be in (0, 1), got {args.threshold}")
+                    kw['threshold'] = args.threshold
                 if weights: _classifier(weights)          # a bad file is one clear error here, not one per worker
                 detector = functools.partial(candidate_detect, **kw) if kw else candidate_detect
                 weights = None
