@@ -56,8 +56,8 @@ def scale_responses(contrast, radii_vx=RADII_VX):
         out[k] = d if d.shape == contrast.shape else _upsample(d, contrast.shape)
     return out
 
-def blob_candidates(contrast, n_sd=6.0, radii_vx=RADII_VX, min_distance=2):
-    "Candidate centres (n, 3), their radius (voxels) and response (robust sd), strongest first: maxima in space and scale of `scale_responses`, and maxima of the lightly smoothed image."
+def blob_candidates(contrast, n_sd=6.0, radii_vx=RADII_VX, min_distance=2, shoulders=True):
+    "Candidate centres (n, 3), their radius (voxels) and response (robust sd), strongest first: maxima in space and scale of `scale_responses`, of the lightly smoothed image and (`shoulders`) of the finest scale's response."
     resp = scale_responses(contrast, radii_vx)
     size = (3,) + (2 * min_distance + 1,) * 3
     q = np.argwhere((resp > n_sd) & (resp == ndi.maximum_filter(resp, size=size, mode='constant', cval=-np.inf)))
@@ -65,6 +65,8 @@ def blob_candidates(contrast, n_sd=6.0, radii_vx=RADII_VX, min_distance=2):
     sm = ndi.gaussian_filter(contrast, 0.8)
     best = resp.max(0)
     q2 = np.argwhere((sm == ndi.maximum_filter(sm, size=3)) & (best > n_sd))
+    # nor, often, of the image: a faint blob touching a bright one is a shoulder, a maximum only of the finest scale's response
+    if shoulders: q2 = np.concatenate([q2, np.argwhere((resp[0] > n_sd) & (resp[0] == ndi.maximum_filter(resp[0], size=3)))])
     pts = np.concatenate([q[:, 1:], q2]); si = np.concatenate([q[:, 0], resp[:, q2[:, 0], q2[:, 1], q2[:, 2]].argmax(0)])
     r = resp[si, pts[:, 0], pts[:, 1], pts[:, 2]]
     order = np.argsort(-r, kind='stable'); pts, si, r = pts[order], si[order], r[order]
@@ -147,8 +149,8 @@ def grow_regions(smooth, points, radii_vx, dip=0.2):
     return owner, kept
 
 # %% ../nbs/09a_candidates.ipynb #f2fb2eb2
-def candidate_training_data(scans, classifier=None, n_sd=6.0, negatives=10, hard=15, seed=0, workers=2, progress=True):
-    "Patches `x` (float16), targets `y` and scan index `group` from labelled scans (with `.labels` and `.truth`): every centre candidate, `negatives` random and (with a `classifier`) `hard` best-scored wrong ones per positive."
+def candidate_training_data(scans, classifier=None, n_sd=6.0, negatives=10, hard=15, seed=0, workers=2, progress=True, shoulders=True):
+    "Patches `x` (float16), targets `y` and scan index `group` from labelled scans (with `.labels` and `.truth`): every centre candidate, `negatives` random and (with a `classifier`) `hard` best-scored wrong ones per positive (`shoulders`: see `blob_candidates`)."
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
     from tqdm.auto import tqdm
@@ -157,7 +159,7 @@ def candidate_training_data(scans, classifier=None, n_sd=6.0, negatives=10, hard
     if classifier is not None:
         if not isinstance(classifier, (str, Path)): raise DeepMACTError(f"classifier must be the path of a model file, got {type(classifier).__name__}")
         _classifier(classifier); classifier = str(classifier)      # a bad file: one error here, not one per worker
-    jobs = [(s, classifier, n_sd, negatives, hard, seed + k) for k, s in enumerate(scans)]
+    jobs = [(s, classifier, n_sd, negatives, hard, seed + k, shoulders) for k, s in enumerate(scans)]
     X, Y, G, found = [], [], [], []
     # workers=1 stays in this process; more are spawned (no fork beside torch's threads)
     pool = (ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context('spawn'), initializer=_one_thread)
@@ -174,10 +176,10 @@ def _one_thread():
     import torch; torch.set_num_threads(1)    # one process per core
 
 def _scan_patches(job):
-    scan, classifier, n_sd, negatives, hard, seed = job
+    scan, classifier, n_sd, negatives, hard, seed, shoulders = job
     v = np.asarray(scan[...], np.float32); labels = np.asarray(scan.labels[...])
     c = contrast_image(v)
-    pts, radii, resp = blob_candidates(c, n_sd)
+    pts, radii, resp = blob_candidates(c, n_sd, shoulders=shoulders)
     y = candidate_labels(pts, labels, scan.truth)
     rng = np.random.default_rng(seed)
     pos, neg = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
@@ -293,18 +295,27 @@ class LabelledVolume:
 # %% ../nbs/09a_candidates.ipynb #ec45e44b
 CANDIDATE_WEIGHTS = 'candidates.pt'
 
-def candidate_detect(volume, weights=None, threshold=0.8, n_sd=6.0, dip=0.2):
+def candidate_detect(volume, weights=None, threshold=0.9, n_sd=6.0, dip=0.2, shoulders=True):
     "Metastases of one subvolume by blob candidates scored by the patch classifier (`weights`: default the shipped one): list of (points (n, 3), probability), like `segment`."
     from deepmact.unet import WEIGHTS_DIR
     if not 0 < threshold < 1: raise DeepMACTError(f"threshold must be in (0, 1), got {threshold!r}")
     model = _classifier(str(WEIGHTS_DIR / CANDIDATE_WEIGHTS if weights is None else weights))
     c = contrast_image(volume)
-    pts, radii, resp = blob_candidates(c, n_sd)
+    pts, radii, resp = blob_candidates(c, n_sd, shoulders=shoulders)
     if not len(pts): return []
     p = score_patches(model, candidate_patches(c, pts, radii, resp))
     return accepted_regions(ndi.gaussian_filter(c, 0.7), pts, radii, p, threshold, dip)
 
-def accepted_regions(smooth, points, radii_vx, probability, threshold=0.8, dip=0.2):
+def _candidate_run_facts(weights=None, **settings):
+    "What run.json records beside `candidate_detect`'s settings: the classifier's file and checksum (a resume with other weights is refused)."
+    import hashlib
+    from deepmact.unet import WEIGHTS_DIR
+    path = Path(WEIGHTS_DIR / CANDIDATE_WEIGHTS if weights is None else weights)
+    return dict(weights_file=path.name, weights_sha256=hashlib.sha256(path.read_bytes()).hexdigest()[:16] if path.is_file() else None)
+
+candidate_detect.run_facts = _candidate_run_facts
+
+def accepted_regions(smooth, points, radii_vx, probability, threshold=0.9, dip=0.2):
     "The regions (points (n, 3), probability) that the candidates scored at least `threshold` grow in `smooth`, best first."
     acc = np.flatnonzero(probability >= threshold)
     acc = acc[np.argsort(-probability[acc], kind='stable')]
@@ -313,7 +324,7 @@ def accepted_regions(smooth, points, radii_vx, probability, threshold=0.8, dip=0
             for i, sl in enumerate(ndi.find_objects(owner)) if sl is not None]
 
 # %% ../nbs/09a_candidates.ipynb #43a51550
-def threshold_sweep(scans, weights=None, thresholds=(0.5, 0.7, 0.8, 0.9, 0.95), n_sd=6.0, dip=0.2, workers=2, progress=True):
+def threshold_sweep(scans, weights=None, thresholds=(0.5, 0.7, 0.8, 0.9, 0.95), n_sd=6.0, dip=0.2, workers=2, progress=True, shoulders=True):
     "Pooled scores (precision, recall, F1, counted twice) of the candidate detector at each of `thresholds` on labelled scans (with `.labels` and `.truth`): {threshold: scores}."
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
@@ -325,7 +336,7 @@ def threshold_sweep(scans, weights=None, thresholds=(0.5, 0.7, 0.8, 0.9, 0.95), 
     if not thresholds or not all(0 < t < 1 for t in thresholds): raise DeepMACTError(f"thresholds must be in (0, 1), got {thresholds}")
     weights = str(WEIGHTS_DIR / CANDIDATE_WEIGHTS if weights is None else weights)
     _classifier(weights)                        # a bad file: one error here
-    jobs = [(s, weights, thresholds, n_sd, dip) for s in scans]
+    jobs = [(s, weights, thresholds, n_sd, dip, shoulders) for s in scans]
     pool = (ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context('spawn'), initializer=_one_thread)
             if workers > 1 else None)
     try: rows = list(tqdm(pool.map(_sweep_scan, jobs) if pool else map(_sweep_scan, jobs), total=len(jobs), disable=not progress, desc='sweep'))
@@ -336,10 +347,10 @@ def threshold_sweep(scans, weights=None, thresholds=(0.5, 0.7, 0.8, 0.9, 0.95), 
 def _sweep_scan(job):
     from deepmact.predict import score_detections
     from deepmact.metastases import metastasis_record
-    scan, weights, thresholds, n_sd, dip = job
+    scan, weights, thresholds, n_sd, dip, shoulders = job
     labels, ids = np.asarray(scan.labels[...]), [t['metastasis_id'] for t in scan.truth]
     c = contrast_image(np.asarray(scan[...], np.float32))
-    pts, radii, resp = blob_candidates(c, n_sd)
+    pts, radii, resp = blob_candidates(c, n_sd, shoulders=shoulders)
     p = score_patches(_classifier(weights), candidate_patches(c, pts, radii, resp)) if len(pts) else np.zeros(0, np.float32)
     sm = ndi.gaussian_filter(c, 0.7)
     out = []

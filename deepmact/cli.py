@@ -193,11 +193,15 @@ def time_shell(*args) -> tuple[float, subprocess.CompletedProcess]:
         raise DeepMACTError(f"deepmact {' '.join(map(str, args[:1]))} failed (exit {r.returncode}): {' '.join(r.stderr.strip().splitlines()[-1:])}")
     return wall, r
 
-def bench_shell(shapes=SHELL_SHAPES, seed=1, out=None, repeat=1) -> list[dict]:
-    "Time `deepmact detect` in a fresh process (wall clock, imports included) on synthetic scans of `shapes`, beside reading each once; prints the report."
+def bench_shell(shapes=SHELL_SHAPES, seed=1, out=None, repeat=1, detectors=('network',)) -> list[dict]:
+    "Time `deepmact detect [--detector D]` in a fresh process (wall clock, imports included) on synthetic scans of `shapes`, for each of `detectors` (network, filter, candidates), beside reading each scan once; prints the report."
     from deepmact.synthetic import SyntheticScan
     from deepmact.io import open_scan, write_tiff_planes, iter_slabs
     from deepmact.prep import plan_subvolumes, plan_voxels
+    from deepmact.io import DeepMACTError
+    detectors = tuple(detectors)
+    if not detectors or not set(detectors) <= {'network', 'filter', 'candidates'}:
+        raise DeepMACTError(f"detectors must be some of network, filter, candidates; got {detectors}")
     work = Path(out) if out else Path(tempfile.mkdtemp(prefix='deepmact-bench-'))
     reports = []
     try:
@@ -219,19 +223,21 @@ def bench_shell(shapes=SHELL_SHAPES, seed=1, out=None, repeat=1) -> list[dict]:
             for _ in iter_slabs(scan, 64): pass
             t_read = time.perf_counter() - t0
             for k in range(repeat):
-                det = work / f"detect-{'x'.join(map(str, shape))}-{k}"
-                shutil.rmtree(det, ignore_errors=True)           # a fresh run, never a resumed one
-                wall, _ = time_shell('detect', folder, '--out', det)
-                run = json.loads((det / 'run.json').read_text())
-                t_det = run['timings']['total']
-                r = dict(shape=list(shape), voxels=n, read_s=t_read, wall_s=wall, detect_s=t_det, help_s=t_help,
-                         mvoxels_per_s=n / wall / 1e6, ratio_to_read=wall / t_read, n_subvolumes=run['n_subvolumes'],
-                         n_processed=run['n_processed'], work_voxels=plan_voxels(plan_subvolumes(shape)), run=k + 1)
-                reports.append(r)
-                print(f"  {str(shape):17s} {n / 1e6:6.0f} M voxels: read once {t_read:5.2f} s ({n / t_read / 1e6:5.0f} M voxels/s); "
-                      f"deepmact detect {wall:6.2f} s wall = {r['mvoxels_per_s']:5.1f} M voxels/s, {r['ratio_to_read']:5.1f}x the read "
-                      f"(detection {t_det:.2f} s, the rest start and imports); {run['n_processed']} of {run['n_subvolumes']} "
-                      f"subvolumes, {r['work_voxels'] / n:.2f}x the scan's voxels")
+                for name in detectors:
+                    det = work / f"detect-{'x'.join(map(str, shape))}-{name}-{k}"
+                    shutil.rmtree(det, ignore_errors=True)           # a fresh run, never a resumed one
+                    wall, _ = time_shell('detect', folder, '--out', det, *(['--detector', name] if name != 'network' else []))
+                    run = json.loads((det / 'run.json').read_text())
+                    t_det = run['timings']['total']
+                    r = dict(shape=list(shape), voxels=n, detector=name, read_s=t_read, wall_s=wall, detect_s=t_det, help_s=t_help,
+                             mvoxels_per_s=n / wall / 1e6, ratio_to_read=wall / t_read, n_subvolumes=run['n_subvolumes'],
+                             n_processed=run['n_processed'], work_voxels=plan_voxels(plan_subvolumes(shape)), run=k + 1)
+                    reports.append(r)
+                    print(f"  {str(shape):17s} {n / 1e6:6.0f} M voxels: read once {t_read:5.2f} s ({n / t_read / 1e6:5.0f} M voxels/s); "
+                          f"deepmact detect{'' if name == 'network' else ' --detector ' + name} {wall:6.2f} s wall = "
+                          f"{r['mvoxels_per_s']:5.1f} M voxels/s, {r['ratio_to_read']:5.1f}x the read "
+                          f"(detection {t_det:.2f} s, the rest start and imports); {run['n_processed']} of {run['n_subvolumes']} "
+                          f"subvolumes, {r['work_voxels'] / n:.2f}x the scan's voxels")
         return reports
     finally:
         if out is None: shutil.rmtree(work, ignore_errors=True)
@@ -336,7 +342,7 @@ def _parser():
     q = sub.add_parser('detect', help='find and segment the metastases of a scan')
     scan_args(q)
     q.add_argument('--out', required=True, help='output folder (a second run into it resumes)')
-    q.add_argument('--threshold', type=float, help='probability threshold (default 0.5; 0.8 with --detector candidates; lower is more sensitive)')
+    q.add_argument('--threshold', type=float, help='probability threshold (default 0.5; 0.9 with --detector candidates; lower is more sensitive)')
     q.add_argument('--mode', choices=MODES, default='multiply', help='how the three views combine (default multiply)')
     q.add_argument('--min-contrast', type=float, default=1.4,
                    help='keep a detection only if its median intensity is this many times its surroundings (default 1.4; 0: off)')
@@ -389,6 +395,8 @@ def _parser():
     q.add_argument('--shape', type=int, nargs=3, metavar=('Z', 'Y', 'X'), help=f'scan shape (default {BENCH_SHAPE}; with --shell the two scans of SHELL_SHAPES)')
     q.add_argument('--shell', action='store_true', help='instead: time `deepmact detect` in a fresh process, wall clock, on 256 M and 1 G voxel scans')
     q.add_argument('--repeat', type=int, default=1, help='with --shell: fresh detections per scan (default 1; the machine may be busy)')
+    q.add_argument('--detector', action='append', choices=('network', 'filter', 'candidates'),
+                   help='with --shell: time this detector (repeatable; default the network)')
     q.add_argument('--quality', action='store_true', help='instead: precision, recall and F1 of the network, the filter detector and the candidate detector on the held-out styles')
     q.add_argument('--weights', help='with --quality: the model file to score (default: the shipped weights)')
     q.add_argument('--styles', nargs='+', metavar='STYLE', help='with --quality: only these held-out styles (default: all)')
@@ -460,9 +468,11 @@ def main(argv=None) -> int:
             if len(modes) > 1: raise DeepMACTError(f"bench runs one benchmark at a time: give one of {', '.join(modes)}")
             if args.repeat < 1: raise DeepMACTError(f"--repeat must be a whole number >= 1, got {args.repeat}")
             if (args.weights or args.styles) and not args.quality: raise DeepMACTError("--weights and --styles go with --quality")
+            if args.detector and not args.shell: raise DeepMACTError("--detector goes with --shell")
             if chapters: bench_chapter(chapters[0])
             elif args.memory: bench_cut(args.memory, args.out)
-            elif args.shell: bench_shell([args.shape] if args.shape else SHELL_SHAPES, out=args.out, repeat=args.repeat)
+            elif args.shell: bench_shell([args.shape] if args.shape else SHELL_SHAPES, out=args.out, repeat=args.repeat,
+                                         detectors=args.detector or ('network',))
             elif args.quality:
                 from deepmact.pretrained import quality_benchmark, print_quality, DETECTORS
                 print_quality(quality_benchmark(args.weights, styles=args.styles, out=args.out, detectors=DETECTORS))

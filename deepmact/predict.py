@@ -351,8 +351,11 @@ def _detector_name(detector):
     func = getattr(detector, 'func', detector)
     try: defaults = {k: p.default for k, p in inspect.signature(func).parameters.items() if p.default is not inspect.Parameter.empty}
     except (TypeError, ValueError): defaults = {}        # a builtin without a signature
-    desc = dict(function=f"{getattr(func, '__module__', '?')}.{getattr(func, '__qualname__', repr(func))}",
-                **{**defaults, **getattr(detector, 'keywords', {})})
+    settings = {**defaults, **getattr(detector, 'keywords', {})}
+    desc = dict(function=f"{getattr(func, '__module__', '?')}.{getattr(func, '__qualname__', repr(func))}", **settings)
+    # a detector may describe what its settings point to (the file behind `weights`), so a resume with other weights is refused
+    facts = getattr(func, 'run_facts', None)
+    if callable(facts): desc.update(facts(**settings))
     return json.loads(json.dumps(desc, default=str))     # paths and numpy scalars as text
 
 def detect_scan(scan, out_dir, model=None, mode='multiply', threshold=0.5, two_views=True, min_contrast=1.4, size=350,
