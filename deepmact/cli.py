@@ -206,7 +206,7 @@ def bench_shell(shapes=SHELL_SHAPES, seed=1, out=None, repeat=1, detectors=('net
     reports = []
     try:
         t_help = min(time_shell('--help')[0] for _ in range(2))
-        print(f"shell benchmark: `deepmact detect SCAN --out DIR` in a fresh process, wall clock (imports included); "
+        print(f"shell benchmark: `deepmact detect SCAN --out DIR [--detector D]` in a fresh process, wall clock (imports included); "
               f"{os.cpu_count()} cores\n  deepmact --help: {t_help:.2f} s (Python's start and the command's imports)")
         for shape in shapes:
             shape = tuple(int(n) for n in shape)

@@ -355,7 +355,9 @@ def _detector_name(detector):
     desc = dict(function=f"{getattr(func, '__module__', '?')}.{getattr(func, '__qualname__', repr(func))}", **settings)
     # a detector may describe what its settings point to (the file behind `weights`), so a resume with other weights is refused
     facts = getattr(func, 'run_facts', None)
-    if callable(facts): desc.update(facts(**settings))
+    if callable(facts):         # called with every setting, defaults included: `run_facts(**settings)`
+        try: desc.update(facts(**settings))
+        except Exception as e: raise DeepMACTError(f"detector {desc['function']}: its run_facts failed: {e}") from None
     return json.loads(json.dumps(desc, default=str))     # paths and numpy scalars as text
 
 def detect_scan(scan, out_dir, model=None, mode='multiply', threshold=0.5, two_views=True, min_contrast=1.4, size=350,
