@@ -14,7 +14,7 @@ from .io import DeepMACTError
 __all__ = ['RADII_VX', 'PATCH_VX', 'PATCH_CHANNELS', 'CANDIDATE_WEIGHTS', 'block_mean', 'contrast_image', 'scale_responses',
            'blob_candidates', 'candidate_patches', 'candidate_labels', 'same_blob', 'grow_regions',
            'candidate_training_data', 'score_patches', 'train_classifier', 'classifier_training_scans',
-           'LabelledVolume', 'candidate_detect', 'accepted_regions', 'threshold_sweep']
+           'LabelledVolume', 'candidate_detect', 'scored_candidates', 'accepted_regions', 'threshold_sweep']
 
 # %% ../nbs/09a_candidates.ipynb #ba168d20
 RADII_VX = (1.25, 2.0, 3.2, 5.0, 8.0)    # voxels: blob radii candidates are looked for at (metastases of 1-10 voxels)
@@ -156,6 +156,7 @@ def candidate_training_data(scans, classifier=None, n_sd=6.0, negatives=10, hard
     from tqdm.auto import tqdm
     scans = list(scans)
     if not scans: raise DeepMACTError("scans: no training scans given")
+    _check_labelled(scans)
     if classifier is not None:
         if not isinstance(classifier, (str, Path)): raise DeepMACTError(f"classifier must be the path of a model file, got {type(classifier).__name__}")
         _classifier(classifier); classifier = str(classifier)      # a bad file: one error here, not one per worker
@@ -171,6 +172,12 @@ def candidate_training_data(scans, classifier=None, n_sd=6.0, negatives=10, hard
     finally:
         if pool: pool.shutdown(cancel_futures=True)
     return dict(x=np.concatenate(X), y=np.concatenate(Y), group=np.concatenate(G), found=np.array(found))
+
+def _check_labelled(scans):
+    "One clear error, before any worker starts, for a scan without the annotation training and scoring need."
+    for k, s in enumerate(scans):
+        if not (hasattr(s, 'labels') and hasattr(s, 'truth')):
+            raise DeepMACTError(f"scans[{k}] ({type(s).__name__}) has no .labels and .truth: wrap a volume and its label volume in LabelledVolume(volume, labels)")
 
 def _one_thread():
     import torch; torch.set_num_threads(1)    # one process per core
@@ -300,11 +307,16 @@ def candidate_detect(volume, weights=None, threshold=0.9, n_sd=6.0, dip=0.2, sho
     from deepmact.unet import WEIGHTS_DIR
     if not 0 < threshold < 1: raise DeepMACTError(f"threshold must be in (0, 1), got {threshold!r}")
     model = _classifier(str(WEIGHTS_DIR / CANDIDATE_WEIGHTS if weights is None else weights))
+    c, pts, radii, p = scored_candidates(volume, model, n_sd, shoulders)
+    if not len(pts): return []
+    return accepted_regions(ndi.gaussian_filter(c, 0.7), pts, radii, p, threshold, dip)
+
+def scored_candidates(volume, model, n_sd=6.0, shoulders=True):
+    "The contrast image of `volume`, its blob candidates (points, radii) and the classifier `model`'s probability for each: the detector before its threshold."
     c = contrast_image(volume)
     pts, radii, resp = blob_candidates(c, n_sd, shoulders=shoulders)
-    if not len(pts): return []
-    p = score_patches(model, candidate_patches(c, pts, radii, resp))
-    return accepted_regions(ndi.gaussian_filter(c, 0.7), pts, radii, p, threshold, dip)
+    p = score_patches(model, candidate_patches(c, pts, radii, resp)) if len(pts) else np.zeros(0, np.float32)
+    return c, pts, radii, p
 
 def _candidate_run_facts(weights=None, **settings):
     "What run.json records beside `candidate_detect`'s settings: the classifier's file and checksum (a resume with other weights is refused)."
@@ -333,6 +345,7 @@ def threshold_sweep(scans, weights=None, thresholds=(0.5, 0.7, 0.8, 0.9, 0.95), 
     from deepmact.pretrained import pooled_scores
     scans, thresholds = list(scans), tuple(float(t) for t in thresholds)
     if not scans: raise DeepMACTError("scans: no labelled scans given")
+    _check_labelled(scans)
     if not thresholds or not all(0 < t < 1 for t in thresholds): raise DeepMACTError(f"thresholds must be in (0, 1), got {thresholds}")
     weights = str(WEIGHTS_DIR / CANDIDATE_WEIGHTS if weights is None else weights)
     _classifier(weights)                        # a bad file: one error here
@@ -349,9 +362,7 @@ def _sweep_scan(job):
     from deepmact.metastases import metastasis_record
     scan, weights, thresholds, n_sd, dip, shoulders = job
     labels, ids = np.asarray(scan.labels[...]), [t['metastasis_id'] for t in scan.truth]
-    c = contrast_image(np.asarray(scan[...], np.float32))
-    pts, radii, resp = blob_candidates(c, n_sd, shoulders=shoulders)
-    p = score_patches(_classifier(weights), candidate_patches(c, pts, radii, resp)) if len(pts) else np.zeros(0, np.float32)
+    c, pts, radii, p = scored_candidates(scan[...], _classifier(weights), n_sd, shoulders)
     sm = ndi.gaussian_filter(c, 0.7)
     out = []
     for t in thresholds:
