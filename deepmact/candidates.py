@@ -107,15 +107,22 @@ def candidate_patches(contrast, points, radii_vx, responses, size=PATCH_VX, chun
         out[a:a + m, 3] = np.asarray(responses[a:a + m], np.float32)[:, None, None, None] / 10
     return out
 
-def candidate_labels(points, labels, truth):
-    "Training target per candidate: 1 within max(2, 0.6 radius) of a metastasis' centre, 0 outside every metastasis, -1 (ignored) elsewhere inside one."
+def candidate_labels(points, labels, truth, off_centre=None):
+    "Training target per candidate: 1 within max(2, 0.6 radius) of a metastasis' centre, 0 outside every metastasis, -1 (ignored) elsewhere inside one; with `off_centre` (a factor), 0 also beyond max(3, off_centre x radius) from the centre of a metastasis that has a centre candidate."
     pts = np.asarray(points, int).reshape(-1, 3)
     ids = np.asarray(labels[tuple(pts.T)]) if len(pts) else np.zeros(0, int)
     centre = {t['metastasis_id']: (np.array([t['z'], t['y'], t['x']]), t['radius_vx']) for t in truth}
     y = np.where(ids == 0, 0, -1).astype(np.int8)
+    dist = np.full(len(pts), np.inf)
     for k in np.flatnonzero(ids):
         c, r = centre.get(int(ids[k]), (None, None))
-        if c is not None and np.linalg.norm(pts[k] - c) <= max(2.0, 0.6 * r): y[k] = 1
+        if c is None: continue
+        dist[k] = np.linalg.norm(pts[k] - c)
+        if dist[k] <= max(2.0, 0.6 * r): y[k] = 1
+    if off_centre is not None:
+        with_centre = set(ids[y == 1].tolist())
+        for k in np.flatnonzero((y == -1) & np.isin(ids, list(with_centre))):
+            if dist[k] > max(3.0, off_centre * centre[int(ids[k])][1]): y[k] = 0
     return y
 
 # %% ../nbs/09a_candidates.ipynb #da7c2c9a
@@ -149,8 +156,9 @@ def grow_regions(smooth, points, radii_vx, dip=0.2):
     return owner, kept
 
 # %% ../nbs/09a_candidates.ipynb #f2fb2eb2
-def candidate_training_data(scans, classifier=None, n_sd=6.0, negatives=10, hard=15, seed=0, workers=2, progress=True, shoulders=True):
-    "Patches `x` (float16), targets `y` and scan index `group` from labelled scans (with `.labels` and `.truth`): every centre candidate, `negatives` random and (with a `classifier`) `hard` best-scored wrong ones per positive (`shoulders`: see `blob_candidates`)."
+def candidate_training_data(scans, classifier=None, n_sd=6.0, negatives=10, hard=15, seed=0, workers=2, progress=True, shoulders=True,
+                            off_centre=None):
+    "Patches `x` (float16), targets `y` and scan index `group` from labelled scans (with `.labels` and `.truth`): every centre candidate, `negatives` random and (with a `classifier`) `hard` best-scored wrong ones per positive (`shoulders`: see `blob_candidates`; `off_centre`: see `candidate_labels`)."
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
     from tqdm.auto import tqdm
@@ -160,7 +168,7 @@ def candidate_training_data(scans, classifier=None, n_sd=6.0, negatives=10, hard
     if classifier is not None:
         if not isinstance(classifier, (str, Path)): raise DeepMACTError(f"classifier must be the path of a model file, got {type(classifier).__name__}")
         _classifier(classifier); classifier = str(classifier)      # a bad file: one error here, not one per worker
-    jobs = [(s, classifier, n_sd, negatives, hard, seed + k, shoulders) for k, s in enumerate(scans)]
+    jobs = [(s, classifier, n_sd, negatives, hard, seed + k, shoulders, off_centre) for k, s in enumerate(scans)]
     X, Y, G, found = [], [], [], []
     # workers=1 stays in this process; more are spawned (no fork beside torch's threads)
     pool = (ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context('spawn'), initializer=_one_thread)
@@ -183,11 +191,11 @@ def _one_thread():
     import torch; torch.set_num_threads(1)    # one process per core
 
 def _scan_patches(job):
-    scan, classifier, n_sd, negatives, hard, seed, shoulders = job
+    scan, classifier, n_sd, negatives, hard, seed, shoulders, off_centre = job
     v = np.asarray(scan[...], np.float32); labels = np.asarray(scan.labels[...])
     c = contrast_image(v)
     pts, radii, resp = blob_candidates(c, n_sd, shoulders=shoulders)
-    y = candidate_labels(pts, labels, scan.truth)
+    y = candidate_labels(pts, labels, scan.truth, off_centre)
     rng = np.random.default_rng(seed)
     pos, neg = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
     picked = np.zeros(0, int)
@@ -336,8 +344,9 @@ def accepted_regions(smooth, points, radii_vx, probability, threshold=0.9, dip=0
             for i, sl in enumerate(ndi.find_objects(owner)) if sl is not None]
 
 # %% ../nbs/09a_candidates.ipynb #43a51550
-def threshold_sweep(scans, weights=None, thresholds=(0.5, 0.7, 0.8, 0.9, 0.95), n_sd=6.0, dip=0.2, workers=2, progress=True, shoulders=True):
-    "Pooled scores (precision, recall, F1, counted twice) of the candidate detector at each of `thresholds` on labelled scans (with `.labels` and `.truth`): {threshold: scores}."
+def threshold_sweep(scans, weights=None, thresholds=(0.5, 0.7, 0.8, 0.9, 0.95), n_sd=6.0, dip=0.2, workers=2, progress=True, shoulders=True,
+                    dips=None):
+    "Pooled scores (precision, recall, F1, counted twice) of the candidate detector at each of `thresholds` on labelled scans (with `.labels` and `.truth`): {threshold: scores}; with `dips` (several `dip` values of the regions), {(threshold, dip): scores} (`dip` is then unused)."
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
     from tqdm.auto import tqdm
@@ -347,25 +356,30 @@ def threshold_sweep(scans, weights=None, thresholds=(0.5, 0.7, 0.8, 0.9, 0.95), 
     if not scans: raise DeepMACTError("scans: no labelled scans given")
     _check_labelled(scans)
     if not thresholds or not all(0 < t < 1 for t in thresholds): raise DeepMACTError(f"thresholds must be in (0, 1), got {thresholds}")
+    if dips is not None:
+        dips = tuple(float(d) for d in dips)
+        if not dips or not all(0 < d < 1 for d in dips): raise DeepMACTError(f"dips must be in (0, 1), got {dips}")
+    settings = [(t, d) for t in thresholds for d in (dips or (dip,))]
     weights = str(WEIGHTS_DIR / CANDIDATE_WEIGHTS if weights is None else weights)
     _classifier(weights)                        # a bad file: one error here
-    jobs = [(s, weights, thresholds, n_sd, dip, shoulders) for s in scans]
+    jobs = [(s, weights, settings, n_sd, shoulders) for s in scans]
     pool = (ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context('spawn'), initializer=_one_thread)
             if workers > 1 else None)
     try: rows = list(tqdm(pool.map(_sweep_scan, jobs) if pool else map(_sweep_scan, jobs), total=len(jobs), disable=not progress, desc='sweep'))
     finally:
         if pool: pool.shutdown(cancel_futures=True)
-    return {t: pooled_scores([r[k] for r in rows]) for k, t in enumerate(thresholds)}
+    scores = {key: pooled_scores([r[k] for r in rows]) for k, key in enumerate(settings)}
+    return scores if dips else {t: s for (t, _), s in scores.items()}
 
 def _sweep_scan(job):
     from deepmact.predict import score_detections
     from deepmact.metastases import metastasis_record
-    scan, weights, thresholds, n_sd, dip, shoulders = job
+    scan, weights, settings, n_sd, shoulders = job
     labels, ids = np.asarray(scan.labels[...]), [t['metastasis_id'] for t in scan.truth]
     c, pts, radii, p = scored_candidates(scan[...], _classifier(weights), n_sd, shoulders)
     sm = ndi.gaussian_filter(c, 0.7)
     out = []
-    for t in thresholds:
+    for t, dip in settings:
         s = score_detections([metastasis_record(q) for q, _ in accepted_regions(sm, pts, radii, p, t, dip)], labels, ids)
         s.pop('matched'); out.append(s)
     return out

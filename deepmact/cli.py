@@ -89,7 +89,7 @@ def run_demo(out='deepmact-demo', seed=0, size=350, overlap=50, progress=True):
     print_detection(res, out/'detect')
     s = score_detections(res['records'], syn.labels, [t['metastasis_id'] for t in syn.truth])
     print(f"against the ground truth ({s['n_true']} metastases): precision {s['precision']:.3f}, recall {s['recall']:.3f}, "
-          f"F1 {s['f1']:.3f} ({s['false_positives']} false positives, {s['missed']} missed, {s['merged']} merged pairs, {s['split']} counted twice)")
+          f"F1 {s['f1']:.3f} ({s['false_positives']} false positives, {s['missed']} missed, {s['merged']} merged pairs, {s['counted_twice']} counted twice)")
     return dict(res, scores=s)
 
 # %% ../nbs/90_cli.ipynb #9d7b26a4

@@ -92,23 +92,27 @@ def precision_recall_f1(tp_pred, n_pred, tp_true, n_true):
     recall = tp_true / n_true if n_true else 1.0
     return precision, recall, (2 * precision * recall / (precision + recall) if precision + recall else 0.0)
 
-def detection_scores(hits, truth_ids):
-    "Object-level scores from `hits` (per prediction: the true ids it covers, a set, or {id: shared voxels}) and all `truth_ids`: one to one, and the lenient `*_any`."
+def detection_scores(hits, truth_ids, weigh_by_voxels=True):
+    "Object-level scores from `hits` (per prediction: the true ids it covers, a set, or {id: shared voxels}) and all `truth_ids`: one to one, and the lenient `*_any`. `weigh_by_voxels=False`: every covering pair weighs the same in the matching (the most pairs); the voxels still decide `counted_twice`."
     truth_ids = set(int(i) for i in truth_ids)
     hits = [h if isinstance(h, dict) else dict.fromkeys(h, 1) for h in hits]
+    # a prediction's main object: the true one it shares the most voxels with (ties: all), among all it covers
+    mains = [[i for i, n in h.items() if n == top and i in truth_ids] for h in hits for top in [max(h.values(), default=0)]]
     hits = [{i: n for i, n in h.items() if i in truth_ids} for h in hits]
     n_pred, n_true = len(hits), len(truth_ids)
-    pairs = match_one_to_one({(k, i): n for k, h in enumerate(hits) for i, n in h.items()})
+    pairs = match_one_to_one({(k, i): (n if weigh_by_voxels else 1) for k, h in enumerate(hits) for i, n in h.items()})
     precision, recall, f1 = precision_recall_f1(len(pairs), n_pred, len(pairs), n_true)
     found = set().union(*hits) if hits else set()
     tp_any = sum(1 for h in hits if h)
     p_any, r_any, f1_any = precision_recall_f1(tp_any, n_pred, len(found), n_true)
-    times = {}
-    for h in hits:
+    times, main = {}, {}
+    for h, m in zip(hits, mains):
         for i in h: times[i] = times.get(i, 0) + 1
+        for i in m: main[i] = main.get(i, 0) + 1
     return dict(n_predicted=n_pred, n_true=n_true, true_positives=len(pairs), false_positives=n_pred - len(pairs),
                 detected=len(pairs), missed=n_true - len(pairs), merged=sum(1 for h in hits if len(h) > 1),
-                split=sum(1 for n in times.values() if n > 1), precision=precision, recall=recall, f1=f1,
+                split=sum(1 for n in times.values() if n > 1), counted_twice=sum(1 for n in main.values() if n > 1),
+                precision=precision, recall=recall, f1=f1,
                 true_positives_any=tp_any, detected_any=len(found), precision_any=p_any, recall_any=r_any, f1_any=f1_any,
                 matched=pairs)
 

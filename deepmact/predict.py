@@ -588,6 +588,6 @@ def show_detections(scan, records, projections=None, max_side=400, figsize=(12, 
 
 # %% ../nbs/07_predict.ipynb #18b02183
 def score_detections(records, truth_labels, truth_ids):
-    "Object-level precision, recall and F1 of `records` against a true label volume (any scan-like array)."
-    from deepmact.metrics import truth_hits, detection_scores
-    return detection_scores(truth_hits([global_points(r) for r in records], truth_labels), truth_ids)
+    "Object-level precision, recall and F1 of `records` against a true label volume (any scan-like array); every covering pair weighs the same in the one-to-one matching, the shared voxels decide `counted_twice` (`04_metrics`)."
+    from deepmact.metrics import truth_overlaps, detection_scores
+    return detection_scores(truth_overlaps([global_points(r) for r in records], truth_labels), truth_ids, weigh_by_voxels=False)

@@ -18,7 +18,7 @@ __all__ = ['POOLED', 'CONTRAST_BANDS', 'RADIUS_BANDS', 'DETECTORS', 'DELIVR_VOXE
            'score_on_masks']
 
 # %% ../nbs/08_pretrained.ipynb #7f4ea358
-POOLED = ('n_predicted', 'n_true', 'true_positives', 'true_positives_any', 'detected_any', 'split', 'merged')
+POOLED = ('n_predicted', 'n_true', 'true_positives', 'true_positives_any', 'detected_any', 'split', 'counted_twice', 'merged')
 
 def pooled_scores(scores):
     "Pool per-scan `detection_scores` dicts: counts added, then precision, recall and F1 one to one, and the lenient `*_any`."
@@ -113,13 +113,13 @@ def print_quality(report, file=None):
     pr = lambda *a: print(*a, file=file)
     bands_c = [_band_name(*b) for b in CONTRAST_BANDS]; bands_r = [_band_name(*b) for b in RADIUS_BANDS]
     pr(f"{'style':12s} {'detector':10s} {'scans':>5s} {'true':>5s} {'prec':>6s} {'recall':>6s} {'F1':>6s} {'F1 any':>6s} "
-       f"{'twice':>5s} {'merged':>6s}  recall by contrast {'/'.join(bands_c)}x  by radius {'/'.join(bands_r)} vx")
+       f"{'twice':>5s} {'touch2':>6s} {'merged':>6s}  recall by contrast {'/'.join(bands_c)}x  by radius {'/'.join(bands_r)} vx")
     for style, by_det in report.items():
         for d, e in by_det.items():
             rc = ' '.join(f"{f / n:.2f}" if n else '  - ' for f, n in e['contrast'].values())
             rr = ' '.join(f"{f / n:.2f}" if n else '  - ' for f, n in e['radius'].values())
             pr(f"{style:12s} {d:10s} {e['n_scans']:5d} {e['n_true']:5d} {e['precision']:6.3f} {e['recall']:6.3f} {e['f1']:6.3f} "
-               f"{e['f1_any']:6.3f} {e['split']:5d} {e['merged']:6d}  {rc:>28s}  {rr}")
+               f"{e['f1_any']:6.3f} {e['counted_twice']:5d} {e['split']:6d} {e['merged']:6d}  {rc:>28s}  {rr}")
 
 # %% ../nbs/08_pretrained.ipynb #0934bbb8
 DELIVR_VOXEL_SIZE = (6.0, 1.62, 1.62)      # µm (z, y, x): the DELiVR README (PROVENANCE.md)
