@@ -165,6 +165,8 @@ def candidate_training_data(scans, classifier=None, n_sd=6.0, negatives=10, hard
     scans = list(scans)
     if not scans: raise DeepMACTError("scans: no training scans given")
     _check_labelled(scans)
+    if off_centre is not None and not (isinstance(off_centre, (int, float)) and off_centre > 0):
+        raise DeepMACTError(f"off_centre must be a positive factor of the radius or None, got {off_centre!r}")
     if classifier is not None:
         if not isinstance(classifier, (str, Path)): raise DeepMACTError(f"classifier must be the path of a model file, got {type(classifier).__name__}")
         _classifier(classifier); classifier = str(classifier)      # a bad file: one error here, not one per worker
@@ -357,7 +359,8 @@ def threshold_sweep(scans, weights=None, thresholds=(0.5, 0.7, 0.8, 0.9, 0.95), 
     _check_labelled(scans)
     if not thresholds or not all(0 < t < 1 for t in thresholds): raise DeepMACTError(f"thresholds must be in (0, 1), got {thresholds}")
     if dips is not None:
-        dips = tuple(float(d) for d in dips)
+        try: dips = tuple(float(d) for d in dips)
+        except (TypeError, ValueError): raise DeepMACTError(f"dips must be a sequence of numbers in (0, 1), got {dips!r}") from None
         if not dips or not all(0 < d < 1 for d in dips): raise DeepMACTError(f"dips must be in (0, 1), got {dips}")
     settings = [(t, d) for t in thresholds for d in (dips or (dip,))]
     weights = str(WEIGHTS_DIR / CANDIDATE_WEIGHTS if weights is None else weights)

@@ -92,12 +92,16 @@ def precision_recall_f1(tp_pred, n_pred, tp_true, n_true):
     recall = tp_true / n_true if n_true else 1.0
     return precision, recall, (2 * precision * recall / (precision + recall) if precision + recall else 0.0)
 
+def _main_objects(hit, truth_ids):
+    "The ids in `truth_ids` that prediction `hit` shares the most voxels with (ties: all); the most is taken over every id it covers, scored or not."
+    top = max(hit.values(), default=0)
+    return [i for i, n in hit.items() if n == top and i in truth_ids]
+
 def detection_scores(hits, truth_ids, weigh_by_voxels=True):
     "Object-level scores from `hits` (per prediction: the true ids it covers, a set, or {id: shared voxels}) and all `truth_ids`: one to one, and the lenient `*_any`. `weigh_by_voxels=False`: every covering pair weighs the same in the matching (the most pairs); the voxels still decide `counted_twice`."
     truth_ids = set(int(i) for i in truth_ids)
     hits = [h if isinstance(h, dict) else dict.fromkeys(h, 1) for h in hits]
-    # a prediction's main object: the true one it shares the most voxels with (ties: all), among all it covers
-    mains = [[i for i, n in h.items() if n == top and i in truth_ids] for h in hits for top in [max(h.values(), default=0)]]
+    mains = [_main_objects(h, truth_ids) for h in hits]
     hits = [{i: n for i, n in h.items() if i in truth_ids} for h in hits]
     n_pred, n_true = len(hits), len(truth_ids)
     pairs = match_one_to_one({(k, i): (n if weigh_by_voxels else 1) for k, h in enumerate(hits) for i, n in h.items()})
