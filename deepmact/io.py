@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_io.ipynb #27550fea
 from __future__ import annotations
-import os, re, copy, shutil, zlib, contextlib, tempfile, logging
+import os, re, math, copy, shutil, zlib, contextlib, tempfile, logging, unicodedata
 from pathlib import Path
 import numpy as np
 import tifffile
@@ -143,12 +143,33 @@ def _full_key(axes, ndim, key):
     return tuple(full)
 
 # %% ../nbs/00_io.ipynb #20a06898
-_UNIT_UM = {'um': 1., 'µm': 1., 'micron': 1., 'microns': 1., 'micrometer': 1., 'nm': 1e-3, 'mm': 1e3}
+_UNIT_UM = {'um': 1., 'µm': 1., 'micron': 1., 'microns': 1., 'micrometer': 1., 'nm': 1e-3, 'mm': 1e3, 'cm': 1e4, 'm': 1e6,
+            'Å': 1e-4, 'pm': 1e-6}
+
+def _ome_voxel_size(xml):
+    "(z, y, x) micrometres from the first image's `Pixels` element of OME-XML (absent sizes are None), else None."
+    import xml.etree.ElementTree as ET
+    try: root = ET.fromstring(xml)
+    except ET.ParseError: return None
+    px = next((e for e in root.iter() if e.tag.rsplit('}', 1)[-1] == 'Pixels'), None)
+    if px is None: return None
+    def size(axis):
+        v, unit = px.get(f'PhysicalSize{axis}'), px.get(f'PhysicalSize{axis}Unit', 'µm')   # OME's default unit
+        unit = unicodedata.normalize('NFKC', unit).strip().replace('\u03bc', 'µ')          # Greek mu as the micro sign
+        scale = _UNIT_UM.get(unit) or _UNIT_UM.get(unit.lower())
+        try: s = float(v) * scale if v is not None and scale is not None else None
+        except ValueError: return None
+        return s if s is not None and math.isfinite(s) and s > 0 else None
+    vs = tuple(size(a) for a in 'ZYX')
+    return None if vs == (None, None, None) else vs
 
 def _tiff_voxel_size(tif: tifffile.TiffFile):
-    "(z, y, x) micrometres from deepmact's JSON or ImageJ tags, else None; z is None for a single plane."
+    "(z, y, x) micrometres from deepmact's JSON, OME-XML or ImageJ tags, else None; z is None for a single plane."
     meta = tif.shaped_metadata[0] if tif.is_shaped and tif.shaped_metadata else {}
     if 'voxel_size_um' in meta: return tuple(float(v) for v in meta['voxel_size_um'])
+    if tif.is_ome and tif.ome_metadata:
+        vs = _ome_voxel_size(tif.ome_metadata)
+        if vs is not None: return vs
     ij, page = tif.imagej_metadata or {}, tif.pages[0]
     scale = _UNIT_UM.get(str(ij.get('unit', '')).strip().lower())
     if scale is None: return None
