@@ -42,7 +42,7 @@ def _parser():
     p.add_argument('scan', help='scan: TIFF stack or folder of planes, NIfTI, or zarr')
     p.add_argument('--out', required=True, help='output folder')
     p.add_argument('--weights', help='a 3D model file (default: the shipped fine-tuned model)')
-    p.add_argument('--voxel-size', nargs=3, type=float, metavar=('Z', 'Y', 'X'), help='voxel size in µm (default: from the file)')
+    p.add_argument('--voxel-size', nargs=3, type=float, metavar=('Z', 'Y', 'X'), help='voxel size in µm (default: from the file; without one, lengths are in voxels)')
     p.add_argument('--threshold', type=float, default=0.5, help='probability above which a voxel is vessel (default 0.5)')
     p.add_argument('--cube', type=int, default=64, help='edge of the cubes the network sees (default 64)')
     p.add_argument('--margin', type=int, default=8, help='context each cube keeps on every side (default 8)')
@@ -58,6 +58,9 @@ def _train_parser():
     p.add_argument('--init', default='synthetic', help="'synthetic' (the shipped pre-trained model), 'none' (from scratch) or a model FILE")
     p.add_argument('--epochs', type=int, default=6); p.add_argument('--steps', type=int, default=12, help='batches per epoch')
     p.add_argument('--lr', type=float); p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--synthetic', type=int, default=10, help='generated vessel volumes mixed into the training (default 10)')
+    p.add_argument('--background', type=int, default=5, help='generated volumes without vessels mixed in (default 5): '
+                   'a few real crops alone teach the network to call everything vessel')
     return p
 
 def _pretrain_parser():
@@ -78,8 +81,11 @@ def main(argv=None) -> int:
     if argv[:1] == ['train']:
         a = _train_parser().parse_args(argv[1:])
         for k in ('epochs', 'steps'): _positive(k, getattr(a, k))
-        meta = train_command(a.scans, a.labels, a.out, a.init, a.epochs, a.steps, a.lr, a.seed)
-        print(f"trained on {meta['n_samples']} labelled volumes in {meta['train_seconds']:.0f} s: best epoch {meta['best_epoch']}, "
+        for k in ('synthetic', 'background'):
+            if getattr(a, k) < 0: raise DeepMACTError(f"--{k} must be >= 0, got {getattr(a, k)}")
+        meta = train_command(a.scans, a.labels, a.out, a.init, a.epochs, a.steps, a.lr, a.seed, a.synthetic, a.background)
+        print(f"trained on {meta['n_real']} labelled volume(s) and {meta['n_samples'] - meta['n_real']} generated ones in "
+              f"{meta['train_seconds']:.0f} s: best epoch {meta['best_epoch']}, "
               f"validation F1 {meta['val_f1']:.3f}; saved {a.out}")
         return 0
     if argv[:1] == ['pretrain']:
@@ -94,9 +100,12 @@ def main(argv=None) -> int:
     if not Path(a.scan).exists(): raise DeepMACTError(f"scan: {a.scan} does not exist")
     r = segment_vessels(a.scan, a.out, a.weights, a.voxel_size, a.threshold, a.cube, a.margin, a.floor, progress=not a.quiet)
     s = r['summary']
-    print(f"{s['total_length_um'] / 1000:.2f} mm of vessels, {s['n_bifurcations']} branch points, {s['n_end_points']} end points, "
-          f"{s['n_segments']} segments, mean radius {s['mean_radius_um']:.2f} um; {r['cubes']} cubes ({r['skipped']} skipped) in "
-          f"{r['total_seconds']:.1f} s\noutputs in {a.out}: probability.zarr, {r['binary']}, segments.csv, summary.json, graph.graphml, overview.png, run.json")
+    um = s['units'] == 'um'
+    print(f"{s['total_length_um'] / 1000:.2f} mm" if um else f"{s['total_length_um']:.0f} voxels", f"of vessels, {s['n_bifurcations']} branch "
+          f"points, {s['n_end_points']} end points, {s['n_segments']} segments, mean radius {s['mean_radius_um']:.2f} {'um' if um else 'voxels'}; "
+          f"{r['cubes']} cubes ({r['skipped']} skipped) in {r['total_seconds']:.1f} s" +
+          ('' if um else ' (no voxel size in the file nor --voxel-size: lengths, radii and the _um fields of the outputs are in voxels)') +
+          f"\noutputs in {a.out}: probability.zarr, {r['binary']}, segments.csv, summary.json, graph.graphml, overview.png, run.json")
     return 0
 
 # %% ../../nbs/49_vessels_cli.ipynb #31294278
@@ -104,7 +113,8 @@ def segment_vessels(scan, out_dir, weights=None, voxel_size=None, threshold=0.5,
                     progress=True) -> dict:
     """`deepmact vessels SCAN`: probability (zarr), binary vessels (NIfTI for small scans, else zarr), segments.csv,
     summary.json (length, branch points, radius histogram), graph.graphml, overview.png and run.json in `out_dir`.
-    The network pass resumes where it stopped; the outputs after it are rewritten from the probability."""
+    Lengths and radii are in µm, or in voxels (`units`) when neither the file nor `voxel_size` gives one. The network
+    pass resumes where it stopped; the outputs after it are rewritten from the probability."""
     import numpy as np, zarr
     from deepmact.io import open_scan, atomic_path, write_nifti, write_zarr, check_voxel_size
     from deepmact.vessels.model import segment_scan
@@ -112,7 +122,7 @@ def segment_vessels(scan, out_dir, weights=None, voxel_size=None, threshold=0.5,
     if not 0 < threshold < 1: raise DeepMACTError(f"threshold must lie between 0 and 1, got {threshold!r}")
     scan, out = open_scan(scan, voxel_size), Path(out_dir)
     vs = check_voxel_size(voxel_size) if voxel_size is not None else scan.voxel_size
-    if vs is None: raise DeepMACTError(f"{scan.path or 'scan'}: no voxel size in the file: pass --voxel-size Z Y X (µm)")
+    units = 'um' if vs is not None else 'voxels'     # no voxel size: the network runs the same, lengths are in voxels
     model, wpath = _model(weights)
     t0 = time.perf_counter()
     facts = segment_scan(scan, out, model, cube=cube, margin=margin, floor=floor, progress=progress)
@@ -123,10 +133,11 @@ def segment_vessels(scan, out_dir, weights=None, voxel_size=None, threshold=0.5,
     (write_nifti if small else write_zarr)(binary_path, binary.astype(np.uint8), voxel_size=vs)
     feats = vessel_features(binary, vs)
     write_segments_csv(out / 'segments.csv', feats); write_graphml(out / 'graph.graphml', feats)
-    summary = dict(feature_summary(feats), voxel_size_um=list(vs), threshold=threshold, vessel_voxels=int(binary.sum()))
+    summary = dict(feature_summary(feats), units=units, voxel_size_um=list(vs) if vs else None, threshold=threshold,
+                   vessel_voxels=int(binary.sum()))
     with atomic_path(out / 'summary.json') as tmp: tmp.write_text(json.dumps(summary, indent=1))
     _overview(out / 'overview.png', scan, prob, feats['skeleton'])
-    run = dict(scan=str(scan.path or 'array'), shape=list(scan.shape), voxel_size_um=list(vs), weights=str(wpath),
+    run = dict(scan=str(scan.path or 'array'), shape=list(scan.shape), voxel_size_um=list(vs) if vs else None, units=units, weights=str(wpath),
                cube=cube, margin=margin, floor=floor, threshold=threshold, network_seconds=round(facts['seconds'], 2),
                total_seconds=round(time.perf_counter() - t0, 2), cubes=facts['cubes'], skipped=facts['skipped'],
                voxels_per_second=facts['voxels_per_second'], binary=binary_path.name)
@@ -152,15 +163,20 @@ def _overview(path, scan, prob, skeleton):
     plt.close(fig)
 
 # %% ../../nbs/49_vessels_cli.ipynb #b52db435
-def train_command(scans, labels, out, init='synthetic', epochs=6, steps=12, lr=None, seed=0, progress=True) -> dict:
-    "`deepmact vessels train`: fine-tune the synthetic model (or train from scratch: init 'none', or from a FILE) on sparse real labels."
-    from deepmact.vessels.model import labelled_pairs, load_labelled, train_vessels
-    samples = load_labelled(labelled_pairs(scans, labels))
+def train_command(scans, labels, out, init='synthetic', epochs=6, steps=12, lr=None, seed=0, n_synthetic=10, n_background=5,
+                  progress=True) -> dict:
+    """`deepmact vessels train`: fine-tune the synthetic model (or train from scratch: init 'none', or from a FILE) on sparse
+    real labels, with `n_synthetic` generated vessel volumes and `n_background` without vessels mixed in (`with_generated`);
+    the best epoch is chosen on the real volumes."""
+    from deepmact.vessels.model import labelled_pairs, load_labelled, train_vessels, with_generated
     start = str(shipped_weights(SYNTHETIC_WEIGHTS)) if init == 'synthetic' else None if init == 'none' else init
     if start is not None and not Path(start).is_file(): raise DeepMACTError(f"--init: {start} is not a model file (or 'synthetic', 'none')")
+    real = load_labelled(labelled_pairs(scans, labels))
+    samples = with_generated(real, n_synthetic, n_background)
     lr = lr if lr is not None else (1e-3 if start is None else 5e-4)
-    model, hist = train_vessels(samples, out=out, init=start, epochs=epochs, steps=steps, lr=lr, seed=seed, progress=progress,
-                                meta=dict(name=Path(out).stem, data=f'{scans} + {labels}', init_name=init))
+    model, hist = train_vessels(samples, out=out, init=start, val_samples=real, epochs=epochs, steps=steps, lr=lr, seed=seed, progress=progress,
+                                meta=dict(name=Path(out).stem, data=f'{scans} + {labels}', init_name=init, n_real=len(real),
+                                          n_synthetic=n_synthetic, n_background=n_background))
     return model.meta
 
 def pretrain_command(out, n_scans=160, shape=(48, 64, 64), epochs=10, steps=25, seed=0, progress=True) -> dict:

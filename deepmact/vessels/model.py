@@ -13,10 +13,10 @@ from ..io import DeepMACTError, open_scan, atomic_path, check_voxel_size
 from ..unet import build_unet, save_model, load_model
 
 # %% auto #0
-__all__ = ['IGNORE', 'BACKGROUND', 'FOREGROUND', 'TRAILMAP_NAMES', 'label_targets', 'intensity_range', 'normalize', 'vessel_loss',
-           'pack_target', 'packed_loss', 'f1_at_half', 'labelled_pairs', 'load_labelled', 'synthetic_samples',
-           'random_patch', 'patch_batches', 'fixed_batches', 'train_vessels', 'predict_cubes', 'predict_probability',
-           'segment_scan']
+__all__ = ['IGNORE', 'BACKGROUND', 'FOREGROUND', 'TRAILMAP_NAMES', 'label_targets', 'noise_sd', 'intensity_range', 'normalize',
+           'vessel_loss', 'pack_target', 'packed_loss', 'f1_at_half', 'labelled_pairs', 'load_labelled',
+           'synthetic_samples', 'with_generated', 'random_patch', 'patch_batches', 'fixed_batches', 'train_vessels',
+           'predict_cubes', 'predict_probability', 'segment_scan']
 
 # %% ../../nbs/41_vessels.ipynb #9d9ab528
 IGNORE, BACKGROUND, FOREGROUND = 0, 1, (2, 4)       # TRAILMAP coding: 0 not annotated, 1 background, 2 axon, 4 axon edge
@@ -28,10 +28,27 @@ def label_targets(labels) -> tuple[np.ndarray, np.ndarray]:
     if bad.any(): raise DeepMACTError(f"labels: values {sorted(np.unique(labels[bad]).tolist())[:5]} are not 0 (unknown), 1 (background), 2 or 4 (foreground)")
     return np.isin(labels, FOREGROUND).astype(np.float32), labels != IGNORE
 
-def intensity_range(volume, low=1.0, high=99.9, step=2) -> tuple[float, float]:
-    "Percentiles `low`, `high` of a volume (every `step`-th voxel per axis): the window the network's input is scaled to."
+def noise_sd(volume, above=None) -> float:
+    """Robust noise standard deviation: from differences of neighbouring voxels along x (1.4826 x their median absolute
+    deviation / sqrt 2), over pairs brighter than `above` (padding and empty borders left out); 0 if fewer than 100 pairs."""
+    v = np.asarray(volume, np.float32)
+    if v.shape[-1] < 2: return 0.0
+    d = np.diff(v, axis=-1)
+    if above is not None: d = d[(v[..., 1:] > above) & (v[..., :-1] > above)]
+    if d.size < 100: return 0.0
+    return 1.4826 * float(np.median(np.abs(d - np.median(d)))) / math.sqrt(2)
+
+def intensity_range(volume, low=1.0, high=99.9, step=2, min_snr=20.0) -> tuple[float, float]:
+    """Percentiles `low`, `high` of a volume (every `step`-th voxel per axis): the window the network's input is scaled to;
+    the upper end at least `min_snr` noise standard deviations above the tissue's median (0 or None: percentiles only). The noise
+    comes from up to four whole planes at full resolution (`noise_sd`), where neighbours are really neighbours."""
     sample = np.asarray(volume[::step, ::step, ::step], np.float32)
     lo, hi = np.percentile(sample, [low, high])
+    if min_snr:
+        planes = np.unique(np.linspace(0, volume.shape[0] - 1, min(4, volume.shape[0])).astype(int))
+        noise = noise_sd(np.stack([np.asarray(volume[z], np.float32) for z in planes]), above=lo)
+        tissue = sample[sample > lo]                    # padding and empty borders are not the tissue's level
+        hi = max(hi, float(np.median(tissue if tissue.size else sample)) + min_snr * noise)
     return float(lo), float(max(hi, lo + 1e-3))
 
 def normalize(volume, lo, hi) -> np.ndarray:
@@ -102,8 +119,14 @@ def synthetic_samples(n, shape=(48, 64, 64), first_seed=0, family='mixed', label
     for s in range(first_seed, first_seed + n):
         v = synthetic_vessels(shape, seed=s, family=family, label_margin=label_margin)
         out.append(dict(image=normalize(v.image, *intensity_range(v.image)), target=v.label.astype(np.float32),
-                        known=np.ones(v.label.shape, bool), planes=None, name=f'synthetic-{s}'))
+                        known=np.ones(v.label.shape, bool), planes=None, name=f'{family}-{s}'))
     return out
+
+def with_generated(samples, n_synthetic=10, n_background=5, shape=(48, 64, 64), first_seed=300000) -> list[dict]:
+    """`samples` (real, sparsely labelled) plus `n_synthetic` generated vessel volumes and `n_background` volumes without any
+    vessel, all fully labelled (seeds from `first_seed`): fine-tuning on a few real crops alone forgets what background is."""
+    return (list(samples) + synthetic_samples(n_synthetic, shape, first_seed) +
+            synthetic_samples(n_background, shape, first_seed + n_synthetic, family='background'))
 
 def random_patch(sample, patch, rng) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     "A random (z, y, x) `patch` of a sample, holding an annotated plane when the sample is sparsely labelled; flipped/transposed at random."

@@ -311,7 +311,8 @@ def draw_style(rng, ranges=TRAIN_RANGES, family='mixed') -> dict:
     elif family == 'nerves': s['n_trees'] = 0; s['n_bundles'] = max(s['n_bundles'], 1)
     elif family == 'mixed':
         if s['n_trees'] + s['n_bundles'] == 0: s['n_bundles'] = 1
-    else: raise DeepMACTError(f"family must be 'vessels', 'nerves' or 'mixed', got {family!r}")
+    elif family == 'background': s['n_trees'] = s['n_bundles'] = 0      # no vessel at all: what a network must leave alone
+    else: raise DeepMACTError(f"family must be 'vessels', 'nerves', 'mixed' or 'background', got {family!r}")
     return s
 
 # Held-out styles: no training run draws from these (each leaves the training ranges in at least one way).
@@ -387,7 +388,8 @@ def _value(v, rng):
     return float(rng.uniform(*v)) if isinstance(v, (tuple, list)) else v
 
 def synthetic_vessels(shape=(64, 64, 64), seed=0, family='mixed', style=None, label_margin=0.0, **overrides) -> VesselSample:
-    """Generate one volume of vessel trees and/or nerve-fibre bundles with its label and centreline graph. The parameters
+    """Generate one volume of vessel trees and/or nerve-fibre bundles (`family` 'vessels', 'nerves', 'mixed', or 'background':
+    none at all) with its label and centreline graph. The parameters
     are drawn from `TRAIN_RANGES` (seeded by `seed`), then replaced by a named held-out `style` and by `overrides`
     (a value or a (lo, hi) range). `label_margin` (voxels) widens the label around each tube."""
     shape = check_shape(shape)

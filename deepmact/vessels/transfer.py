@@ -10,11 +10,11 @@ import numpy as np
 import torch
 from ..io import DeepMACTError, open_scan, atomic_path
 from .model import (labelled_pairs, load_labelled, synthetic_samples, train_vessels, normalize,
-                                    intensity_range, masked_scores, predict_cubes)
+                                    intensity_range, masked_scores, predict_cubes, predict_probability, with_generated)
 
 # %% auto #0
 __all__ = ['TRAILMAP', 'find_subvolume', 'held_out_mask', 'predict_planes', 'plane_scores', 'baseline_scores', 'trailmap_split',
-           'evaluate_on_test', 'transfer_run']
+           'evaluate_on_test', 'transfer_run', 'foreign_scores', 'print_foreign']
 
 # %% ../../nbs/42_transfer.ipynb #c6d91fd9
 def find_subvolume(volume, cube) -> tuple[int, int, int] | None:
@@ -104,3 +104,27 @@ def transfer_run(split, n_crops, seed, init=None, epochs=6, steps=12, lr=1e-3, o
                 f1=scores['held_out']['f1'], f1_all_annotated=scores['all_annotated']['f1'],
                 precision=scores['held_out']['precision'], recall=scores['held_out']['recall'],
                 best_epoch=model.meta['best_epoch'], seconds=round(time.perf_counter() - t0, 1))
+
+# %% ../../nbs/42_transfer.ipynb #f0e1a002
+def foreign_scores(model, background_seeds=range(200000, 200008), style_seeds=(210000, 210001), shape=(48, 96, 96),
+                   threshold=0.5) -> dict:
+    """`model` (and Otsu's threshold) on generated volumes no training drew: the fraction of voxels called vessel in
+    volumes without vessels (`family='background'`, then one of pure Poisson noise), and the voxel F1 on each held-out style."""
+    from skimage.filters import threshold_otsu
+    from deepmact.vessels.synthesis import synthetic_vessels, HELD_OUT_STYLES
+    model = model.eval()
+    methods = {'network': lambda v: predict_probability(model, v) > threshold, 'otsu': lambda v: v > threshold_otsu(v)}
+    empty = [synthetic_vessels(shape, seed=s, family='background').image for s in background_seeds]
+    empty.append(np.random.default_rng(0).poisson(200, shape).astype(np.uint16))
+    out = dict(background={k: [float(f(v).mean()) for v in empty] for k, f in methods.items()}, styles={})
+    for style in HELD_OUT_STYLES:
+        vols = [synthetic_vessels(shape, seed=s, style=style, label_margin=1.0) for s in style_seeds]
+        out['styles'][style] = {k: float(np.mean([masked_scores(f(v.image), v.label > 0, np.ones(v.label.shape, bool))['f1']
+                                                  for v in vols])) for k, f in methods.items()}
+    return out
+
+def print_foreign(name, scores):
+    "One line: the fraction of vessel-free voxels called vessel (each volume) and the F1 per held-out style."
+    bg = ' '.join(f"{x:.1%}" for x in scores['background']['network'])
+    st = ', '.join(f"{k} {v['network']:.2f} ({v['otsu']:.2f})" for k, v in scores['styles'].items())
+    print(f"{name:>22}: called vessel where there is none {bg}; held-out styles F1 (Otsu) {st}")
