@@ -19,10 +19,10 @@ DISAGREEMENT = N_CLASSES    # channel index of the disagreement output (after th
 
 # %% auto #0
 __all__ = ['TARGET_UM', 'TILE', 'DISAGREEMENT', 'SHIPPED', 'TRAIN_MICE', 'VAL_MICE', 'TEST_MICE', 'resample_volume',
-           'zscore_slices', 'training_slices', 'slice_batches', 'masked_cross_entropy', 'organ_loss', 'batch_dice',
-           'shipped_weights', 'init_model', 'train_organ_model', 'target_shape', 'read_target_slices', 'predict_slices',
-           'segment_organs', 'score_scan', 'evaluate_organs', 'summarize', 'body_mask', 'AtlasBaseline', 'ct_scans',
-           'lightsheet_scans', 'train_shipped', 'benchmark', 'report']
+           'zscore_slices', 'training_slices', 'slice_batches', 'masked_cross_entropy', 'class_weights', 'organ_loss',
+           'batch_dice', 'shipped_weights', 'init_model', 'train_organ_model', 'target_shape', 'read_target_slices',
+           'predict_slices', 'segment_organs', 'score_scan', 'evaluate_organs', 'summarize', 'body_mask',
+           'AtlasBaseline', 'ct_scans', 'lightsheet_scans', 'train_shipped', 'benchmark', 'report']
 
 # %% ../../nbs/21_organs.ipynb #06119b47
 def resample_volume(volume, voxel_size, target_um=TARGET_UM, labels=False):
@@ -96,22 +96,41 @@ def slice_batches(samples, batch_size=16, rng=None, tile=TILE, max_angle=10., mi
             ms.append(torch.from_numpy(s['classes'])); twos.append(s['two'])
         yield (torch.cat(xs).contiguous(memory_format=torch.channels_last), (torch.cat(ys)[:, 0].long(), torch.stack(ms), torch.cat(ds)[:, 0], torch.tensor(twos)))
 
-def masked_cross_entropy(logits, target, class_mask):
-    "Cross-entropy where the probability of classes a sample does not annotate counts as background (as the Dice mask)."
+def masked_cross_entropy(logits, target, class_mask, weight=None):
+    """Cross-entropy where the probability of classes a sample does not annotate counts as background (as the Dice mask);
+    `weight` (C,): per-class weights of the voxels, a weighted mean as `F.cross_entropy`'s."""
     lse = torch.logsumexp(logits, 1)                                           # (B, H, W)
     unlabelled = ~class_mask.bool(); unlabelled[:, 0] = True                   # background and the classes not annotated
     bg = torch.logsumexp(logits.masked_fill(~unlabelled[:, :, None, None], float('-inf')), 1)
     picked = logits.gather(1, target[:, None]).squeeze(1)
     log_p = torch.where(target == 0, bg, picked) - lse
-    return -log_p.mean()
+    if weight is None: return -log_p.mean()
+    w = torch.as_tensor(weight, dtype=log_p.dtype)[target]
+    return -(w * log_p).sum() / w.sum()
 
-def organ_loss(logits, y, ce_weight=1.0):
+def class_weights(samples, power=1.0, max_weight=4.0):
+    """Cross-entropy weights (N_CLASSES,) from the voxel counts of `training_slices` samples: (median organ frequency /
+    frequency) ** `power`, clipped to 1-`max_weight`, so rare organs count more and no class counts less (median-frequency
+    balancing, Eigen & Fergus 2015); a class's frequency is over the samples that annotate it."""
+    if not samples: raise DeepMACTError("samples: class weights need at least one training sample")
+    if power < 0 or max_weight < 1: raise DeepMACTError(f"power must be >= 0 and max_weight >= 1, got {power!r}, {max_weight!r}")
+    count, total = np.zeros(N_CLASSES), np.zeros(N_CLASSES)
+    for s in samples:
+        count += np.bincount(s['labels'].ravel(), minlength=N_CLASSES)[:N_CLASSES] * s['classes']
+        total += s['labels'].size * s['classes']
+    freq = np.where(count > 0, count / np.maximum(total, 1), np.nan)
+    w = np.nan_to_num((np.nanmedian(freq[1:]) / freq) ** power, nan=1.)
+    w[0] = 1.
+    return np.clip(w, 1., max_weight).astype(np.float32)
+
+def organ_loss(logits, y, ce_weight=1.0, class_weight=None):
     """Soft Dice over the organ classes a sample's annotation has (missing classes not penalised) plus `ce_weight` x the
-    cross-entropy masked the same way; where two annotators labelled, binary soft Dice + BCE of the disagreement output."""
+    cross-entropy masked the same way (voxels weighted by `class_weight`, see `class_weights`); where two annotators
+    labelled, binary soft Dice + BCE of the disagreement output."""
     target, class_mask, disagree, two = y
     organ = logits[:, :N_CLASSES]
     loss = dice_loss_multiclass(organ, target, class_mask)
-    if ce_weight: loss = loss + ce_weight * masked_cross_entropy(organ, target, class_mask)
+    if ce_weight: loss = loss + ce_weight * masked_cross_entropy(organ, target, class_mask, class_weight)
     if logits.shape[1] > N_CLASSES and bool(two.any()):
         d, t = logits[two, DISAGREEMENT], disagree[two]
         loss = loss + dice_loss_binary(d, t) + ce_weight * F.binary_cross_entropy_with_logits(d, t)
@@ -150,17 +169,26 @@ def init_model(init=None, disagreement=True, config='lean'):
     return model.to(memory_format=torch.channels_last)
 
 def train_organ_model(train_scans, val_scans, epochs=30, batch_size=16, disagreement=True, init=None, seed=0,
-                      slices_per_epoch=None, lr=1e-3, mirror=False, out=None, meta=None, progress=True, val_every=1):
-    "Train an organ network on `train_scans` (validation: `val_scans`, other mice) with the AIMOS recipe; save to `out`."
+                      slices_per_epoch=None, lr=1e-3, mirror=False, out=None, meta=None, progress=True, val_every=1,
+                      class_weight=None):
+    """Train an organ network on `train_scans` (validation: `val_scans`, other mice) with the AIMOS recipe; save to `out`.
+    `class_weight`: cross-entropy weights per class, or 'balanced' for `class_weights` of the training slices."""
     train, val = training_slices(train_scans), training_slices(val_scans)     # scans may come one at a time
     train_mice, val_mice = {s['mouse'] for s in train}, {s['mouse'] for s in val}
     if train_mice & val_mice: raise DeepMACTError(f"split by mouse: mice {sorted(train_mice & val_mice)} are in both training and validation")
     if not train or not val: raise DeepMACTError("training needs at least one training and one validation scan")
+    if isinstance(class_weight, str):
+        if class_weight != 'balanced': raise DeepMACTError(f"class_weight must be None, 'balanced' or {N_CLASSES} numbers, got {class_weight!r}")
+        class_weight = class_weights(train)
+    if class_weight is not None:
+        class_weight = np.asarray(class_weight, np.float32)
+        if class_weight.shape != (N_CLASSES,): raise DeepMACTError(f"class_weight must be None, 'balanced' or {N_CLASSES} numbers, got shape {class_weight.shape}")
+    loss = lambda logits, y: organ_loss(logits, y, class_weight=class_weight)
     torch.manual_seed(seed)
     model = init_model(init, disagreement)
     t0 = time.perf_counter()
     history = fit(model, lambda rng: slice_batches(train, batch_size, rng, n_slices=slices_per_epoch, mirror=mirror),
-                  lambda: slice_batches(val, batch_size, every=val_every), organ_loss, epochs=epochs, lr=lr, optimizer='adam',
+                  lambda: slice_batches(val, batch_size, every=val_every), loss, epochs=epochs, lr=lr, optimizer='adam',
                   schedule='plateau', patience=5, metrics={'dice': batch_dice}, seed=seed, progress=progress,
                   checkpoint=out, meta=dict(meta or {}, task='organs', classes=ORGANS, target_um=TARGET_UM,
                                             disagreement=bool(disagreement), mirror=bool(mirror)))
@@ -168,6 +196,7 @@ def train_organ_model(train_scans, val_scans, epochs=30, batch_size=16, disagree
     model.meta = dict(meta or {}, task='organs', classes=ORGANS, target_um=TARGET_UM, disagreement=bool(disagreement),
                       mirror=bool(mirror), epochs=epochs, best_epoch=best['epoch'], val_loss=best['val_loss'],
                       val_dice=best['val_dice'], seed=seed, batch_size=batch_size, lr=lr, init=str(init) if init else None,
+                      class_weight=None if class_weight is None else [round(float(w), 3) for w in class_weight],
                       slices_per_epoch=slices_per_epoch, tile=TILE, augmentation='rotation +-10 deg, crop 80-100 % of the area',
                       train_scans=[s['name'] for s in train], val_scans=[s['name'] for s in val],
                       train_seconds=round(time.perf_counter() - t0, 1), torch=str(torch.__version__),
@@ -365,8 +394,9 @@ def lightsheet_scans(mice, synthetic_seeds, style=None, seed=31, time_points=(0,
 
 TRAIN_MICE, VAL_MICE, TEST_MICE = tuple(range(0, 16)), (16, 17), tuple(range(100, 106))
 
-def train_shipped(out, epochs=30, slices_per_epoch=400, batch_size=8, seed=0, lr=3e-3, progress=True):
-    "Train the shipped organ model (native CT, contrast CT and light-sheet in one network) with the chapter's data; save to `out`."
+def train_shipped(out, epochs=30, slices_per_epoch=400, batch_size=8, seed=0, lr=3e-3, progress=True, init=None, class_weight=None):
+    """Train the shipped organ model (native CT, contrast CT and light-sheet in one network) with the chapter's data; save to
+    `out`; `init`: weights to start from (fine-tuning), `class_weight` as `train_organ_model`'s."""
     def train():
         yield from ct_scans(TRAIN_MICE[:10])
         yield from lightsheet_scans(TRAIN_MICE[:6], range(0, 6), time_points=(0,))
@@ -376,7 +406,7 @@ def train_shipped(out, epochs=30, slices_per_epoch=400, batch_size=8, seed=0, lr
     data = ('ct_scans(TRAIN_MICE[:10]) + lightsheet_scans(TRAIN_MICE[:6], range(6), time_points=(0,)); validation: '
             "ct_scans(VAL_MICE, ('ct', 'ct-contrast')) + lightsheet_scans(VAL_MICE, (16, 17), time_points=(0,))")
     return train_organ_model(train(), val(), epochs=epochs, slices_per_epoch=slices_per_epoch, batch_size=batch_size, seed=seed,
-                             out=out, val_every=8, lr=lr, progress=progress,
+                             out=out, val_every=8, lr=lr, progress=progress, init=init, class_weight=class_weight,
                              meta=dict(modality='ct, ct-contrast, lightsheet', data=data, code='deepmact.organs.model.train_shipped'))
 
 # %% ../../nbs/21_organs.ipynb #d120b897
