@@ -180,6 +180,7 @@ class SpheroidSegmenter:
     def segment(self, image):
         "The spheroid's mask (bool, the image's size) and the number of objects found in a 2D image."
         x, small = network_input(image)
+        if not x.any(): return np.zeros(np.shape(image), bool), 0     # a blank image: min-max makes it all black, no spheroid
         return logits_to_mask(self.logits(x), small, np.shape(image))
 
 # %% ../../nbs/31_spheroids.ipynb #439802f8
