@@ -147,7 +147,7 @@ def labelled_scans(scans_dir, labels_dir, labels2_dir=None, voxel_size=None, mod
     return out
 
 def train_command(args):
-    "deepmact organs train --scans DIR --labels DIR [--labels2 DIR] --out FILE [--epochs N] [--init shipped|none|FILE]."
+    "deepmact organs train --scans DIR --labels DIR [--labels2 DIR] --out FILE [--epochs N] [--init shipped|none|FILE] [--class-weight balanced|none]."
     from deepmact.organs.model import train_organ_model, shipped_weights
     if args.epochs < 1: raise DeepMACTError(f"--epochs must be >= 1, got {args.epochs}")
     init = None if args.init == 'none' else shipped_weights(args.modality) if args.init == 'shipped' else Path(args.init)
@@ -159,6 +159,7 @@ def train_command(args):
     val_mice = set(mice[-n_val:])
     model, history = train_organ_model([s for s in scans if s.mouse not in val_mice], [s for s in scans if s.mouse in val_mice],
                                        epochs=args.epochs, disagreement=args.labels2 is not None, init=init, seed=args.seed,
+                                       class_weight=None if args.class_weight == 'none' else 'balanced',
                                        out=args.out, meta=dict(modality=args.modality, data=str(args.scans)), progress=False)
     best = min(history, key=lambda h: h['val_loss'])
     print(f"organs train: {len(scans)} scans of {len(mice)} mice (validation: {sorted(val_mice)}); best epoch {best['epoch']}, "
@@ -190,6 +191,8 @@ def _parser(sub):
         p.add_argument('--scans', required=True); p.add_argument('--labels', required=True); p.add_argument('--labels2')
         p.add_argument('--out', required=True); p.add_argument('--epochs', type=int, default=30)
         p.add_argument('--init', default='shipped', help="shipped, none or a weights file")
+        p.add_argument('--class-weight', default='balanced', choices=('balanced', 'none'),
+                       help='weight rare organs up in the cross-entropy (default balanced: without it spleen and bladder were never learnt)')
         p.add_argument('--modality', default='ct', choices=['ct', 'ct-contrast', 'lightsheet'])
         p.add_argument('--voxel-size', **vs); p.add_argument('--seed', type=int, default=0)
     elif sub == 'evaluate':
