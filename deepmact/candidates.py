@@ -28,7 +28,11 @@ def block_mean(volume, factor):
     return v.reshape(s[0] // factor, factor, s[1] // factor, factor, s[2] // factor, factor).mean((1, 3, 5), dtype=np.float32)
 
 def _upsample(small, shape):
-    return ndi.zoom(small, [a / b for a, b in zip(shape, small.shape)], order=1, mode='nearest', grid_mode=True)
+    "Linear upsampling of `small` to `shape`, cell centres aligned, edges held (`ndi.zoom(order=1, grid_mode=True, mode='nearest')`)."
+    # PyTorch's trilinear interpolation is that same map, about 6x faster than ndi.zoom on one core (equal to ~1e-6)
+    import torch
+    t = torch.from_numpy(np.ascontiguousarray(small, np.float32))[None, None]
+    return torch.nn.functional.interpolate(t, size=tuple(shape), mode='trilinear', align_corners=False)[0, 0].numpy()
 
 def contrast_image(volume, sigma_vx=12.0):
     "`volume` divided by its smooth local background (a grey opening of 4³ block means, blurred by `sigma_vx`): 1 is background."
@@ -56,11 +60,28 @@ def scale_responses(contrast, radii_vx=RADII_VX):
         out[k] = d if d.shape == contrast.shape else _upsample(d, contrast.shape)
     return out
 
+def _scale_space_maxima(resp, n_sd, size):
+    "(k, z, y, x) of the voxels above `n_sd` that are the maximum of their `size`³ box at their own and the neighbouring scales."
+    # the 4D maximum filter (3, size, size, size), computed as each scale's 3D maximum and then the maximum of neighbouring
+    # scales: the same maxima, about half the time, and never a second copy of all five response volumes
+    box = {}
+    def spatial(k):
+        if k not in box: box[k] = ndi.maximum_filter(resp[k], size=size, mode='constant', cval=-np.inf)
+        return box[k]
+    out = []
+    for k in range(len(resp)):
+        m = spatial(k).copy()
+        for j in (k - 1, k + 1):
+            if 0 <= j < len(resp): np.maximum(m, spatial(j), out=m)
+        box.pop(k - 1, None)
+        q = np.argwhere((resp[k] > n_sd) & (resp[k] == m))
+        out.append(np.concatenate([np.full((len(q), 1), k, q.dtype), q], 1))
+    return np.concatenate(out)
+
 def blob_candidates(contrast, n_sd=6.0, radii_vx=RADII_VX, min_distance=2, shoulders=True):
     "Candidate centres (n, 3), their radius (voxels) and response (robust sd), strongest first: maxima in space and scale of `scale_responses`, of the lightly smoothed image and (`shoulders`) of the finest scale's response."
     resp = scale_responses(contrast, radii_vx)
-    size = (3,) + (2 * min_distance + 1,) * 3
-    q = np.argwhere((resp > n_sd) & (resp == ndi.maximum_filter(resp, size=size, mode='constant', cval=-np.inf)))
+    q = _scale_space_maxima(resp, n_sd, 2 * min_distance + 1)
     # a faint blob on the flank of a bright neighbour often has no filter maximum of its own, but a maximum of the image
     sm = ndi.gaussian_filter(contrast, 0.8)
     best = resp.max(0)
@@ -220,19 +241,21 @@ def _classifier(path):
 
 @functools.lru_cache(maxsize=4)
 def _load_classifier(path, mtime_ns, size):
+    import torch
     from deepmact.unet import load_model
     model = load_model(path)
     if model.config.get('kind') != 'patch':
         raise DeepMACTError(f"weights: {path} is not a patch classifier (a U-Net: use it with the network detector)")
-    return model
+    return model.to(memory_format=torch.channels_last_3d)       # with channels-last patches (score_patches): ~2x faster on CPU
 
-def score_patches(model, patches, batch=1024):
+def score_patches(model, patches, batch=256):
     "Probability that each patch is centred on a metastasis."
     import torch
     out = []
     with torch.inference_mode():
         for a in range(0, len(patches), batch):
-            out.append(torch.sigmoid(model(torch.from_numpy(np.asarray(patches[a:a + batch], np.float32)))).numpy())
+            x = torch.from_numpy(np.asarray(patches[a:a + batch], np.float32)).contiguous(memory_format=torch.channels_last_3d)
+            out.append(torch.sigmoid(model(x)).numpy())
     return np.concatenate(out) if out else np.zeros(0, np.float32)
 
 def train_classifier(data, out=None, init=None, epochs=10, lr=1e-3, batch_size=64, val_every=10, pos_weight=3.0, seed=0,

@@ -12,7 +12,7 @@ from pathlib import Path
 # %% auto #0
 __all__ = ['BENCH_SHAPE', 'SHELL_SHAPES', 'MODES', 'CHAPTER_COMMANDS', 'print_plan', 'write_truth_csv', 'prepare_demo',
            'print_detection', 'run_demo', 'bench_cut', 'bench_detect', 'time_shell', 'bench_shell', 'run_train',
-           'run_chapter', 'bench_chapter', 'main', 'run']
+           'run_chapter', 'bench_chapter', 'one_line_warnings', 'main', 'run']
 
 # %% ../nbs/90_cli.ipynb #9778402b
 def print_plan(scan, size=350, overlap=50, out=None, figure=None, limit=20):
@@ -407,8 +407,26 @@ def _parser():
     q.add_argument('--out', help='work folder (default: a temporary one)')
     return p
 
+class one_line_warnings:
+    "Inside: each `DeepMACTWarning` is printed as one line `deepmact: warning: ...` on stderr, each time; others as Python does."
+    def __enter__(self):
+        import warnings
+        self._catch = warnings.catch_warnings(); self._catch.__enter__()
+        shown = warnings.showwarning
+        def show(message, category, filename, lineno, file=None, line=None):
+            if any(c.__name__ == 'DeepMACTWarning' for c in category.__mro__):   # without importing deepmact.io here
+                print(f"deepmact: warning: {message}", file=sys.stderr)
+            else: shown(message, category, filename, lineno, file, line)
+        warnings.showwarning = show
+        warnings.filterwarnings('always', message='.*', category=UserWarning, module='deepmact')
+        return self
+    def __exit__(self, *exc): return self._catch.__exit__(*exc)
+
 def main(argv=None) -> int:
     "Entry point of the `deepmact` command; returns the exit code."
+    with one_line_warnings(): return _main(argv)
+
+def _main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv and argv[0] in CHAPTER_COMMANDS: return run_chapter(argv[0], argv[1:])
     args = _parser().parse_args(argv)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_io.ipynb #27550fea
 from __future__ import annotations
-import os, re, math, copy, shutil, zlib, contextlib, tempfile, logging, unicodedata
+import os, re, math, copy, shutil, zlib, contextlib, tempfile, logging, unicodedata, warnings
 from pathlib import Path
 import numpy as np
 import tifffile
@@ -12,15 +12,19 @@ import nibabel as nib
 import zarr
 
 # %% auto #0
-__all__ = ['LIBRARY_AXCODES', 'IMAGE_SUFFIXES', 'DeepMACTError', 'check_voxel_size', 'check_shape', 'natural_key',
-           'normalize_key', 'Scan', 'ArrayScan', 'TiffPlanesScan', 'TiffStackScan', 'NiftiScan', 'ZarrScan',
-           'open_scan', 'atomic_path', 'iter_slabs', 'write_tiff', 'write_tiff_planes', 'library_affine', 'write_nifti',
-           'write_zarr', 'read_image', 'write_image', 'to_library', 'from_library', 'read_nifti_oriented',
-           'write_nifti_like']
+__all__ = ['NONFINITE_VALUE', 'LIBRARY_AXCODES', 'IMAGE_SUFFIXES', 'DeepMACTError', 'DeepMACTWarning', 'check_voxel_size',
+           'check_shape', 'natural_key', 'normalize_key', 'nonfinite_mask', 'lowest_finite', 'sample_planes',
+           'finite_voxels', 'Scan', 'ArrayScan', 'TiffPlanesScan', 'TiffStackScan', 'nifti_voxel_size', 'NiftiScan',
+           'ZarrScan', 'open_scan', 'atomic_path', 'iter_slabs', 'write_tiff', 'write_tiff_planes', 'library_affine',
+           'write_nifti', 'write_zarr', 'read_image', 'write_image', 'to_library', 'from_library',
+           'read_nifti_oriented', 'nifti_codes', 'write_nifti_like']
 
 # %% ../nbs/00_io.ipynb #50fbab79
 class DeepMACTError(ValueError):
     "A problem with the user's input (a file, a folder or a parameter); the message says which and what was expected."
+
+class DeepMACTWarning(UserWarning):
+    "Something odd in the user's input that deepmact worked around; the message names the file and what was done."
 
 # %% ../nbs/00_io.ipynb #a4fb54c0
 def check_voxel_size(voxel_size, name='voxel_size') -> tuple[float, float, float] | None:
@@ -73,26 +77,101 @@ def normalize_key(key, shape):
     return slices, drop
 
 # %% ../nbs/00_io.ipynb #cf1e6feb
+NONFINITE_VALUE = 0.0   # what NaN/inf voxels are read as when no finite value is found to stand for them (see above)
+
+def nonfinite_mask(a) -> np.ndarray | None:
+    "Where a float array `a` is NaN or inf, or None if nowhere (or `a` is not float): one float64 sum for the common case."
+    if a.dtype.kind != 'f' or not a.size or np.isfinite(a.sum(dtype=np.float64)): return None
+    bad = ~np.isfinite(a)
+    return bad if bad.any() else None
+
+def lowest_finite(planes) -> float:
+    "The lowest finite value in an iterable of arrays, or `NONFINITE_VALUE` if they hold none."
+    lows = [float(p[np.isfinite(p)].min()) for p in map(np.asarray, planes) if np.isfinite(p).any()]
+    return min(lows) if lows else NONFINITE_VALUE
+
+def sample_planes(n, k=9) -> np.ndarray:
+    "Up to `k` evenly spaced plane indices of `n` planes: where a scan's stand-in for NaN is looked for."
+    return np.unique(np.linspace(0, n - 1, k).round().astype(int))
+
+def finite_voxels(a, value=None) -> tuple[np.ndarray, int]:
+    "(`a` with its NaN/inf voxels as `value` (default: the lowest finite value of `a`), how many there were); a copy only where there were some."
+    a = np.asarray(a)
+    bad = nonfinite_mask(a)
+    if bad is None: return a, 0
+    a = a.copy(); a[bad] = lowest_finite([a]) if value is None else value
+    return a, int(bad.sum())
+
+class _NonFinite:
+    "Non-finite voxels met in a scan: per plane z, per row y, the most met in one read of that row; and what they are read as."
+    def __init__(self): self.rows, self.warned, self.value = {}, False, None
+    def add(self, bad, z: slice, y: slice, ny: int):
+        per_row = bad.sum(axis=2)
+        for i, zi in enumerate(range(z.start, z.stop, z.step)):
+            if not per_row[i].any(): continue
+            row = self.rows.setdefault(zi, np.zeros(ny, np.int64))
+            np.maximum.at(row, np.arange(y.start, y.stop, y.step), per_row[i])
+    @property
+    def count(self) -> int: return int(sum(r.sum() for r in self.rows.values()))
+
 class Scan:
     "A 3D scan (z, y, x) read lazily: `scan[z0:z1, y0:y1, x0:x1]` reads only that box."
     ndim = 3
     kind = 'scan'
+    warn_nonfinite = True   # False: no warning at the first NaN/inf (a caller that reports `nonfinite` itself)
     def __init__(self, shape, dtype, voxel_size=None, path=None):
         self.shape, self.dtype = tuple(int(s) for s in shape), np.dtype(dtype)
         self.voxel_size, self.path = check_voxel_size(voxel_size), path
+        self._nonfinite = _NonFinite()   # shared by copies (`open_scan` with another voxel size): the same voxels
 
     def _read(self, z: slice, y: slice, x: slice) -> np.ndarray: raise NotImplementedError
+
+    def _read_box(self, slices) -> np.ndarray:
+        try: return np.asarray(self._read(*slices))
+        except DeepMACTError: raise
+        except (OSError, EOFError, ValueError, zlib.error, tifffile.TiffFileError) as e:
+            raise DeepMACTError(f"cannot read {self.path or 'the scan'}: {e}") from e
 
     def __getitem__(self, key) -> np.ndarray:
         slices, drop = normalize_key(key, self.shape)
         if any(len(range(s.start, s.stop, s.step)) == 0 for s in slices):
             out = np.zeros([len(range(s.start, s.stop, s.step)) for s in slices], self.dtype)
         else:
-            try: out = np.asarray(self._read(*slices))
-            except DeepMACTError: raise
-            except (OSError, EOFError, ValueError, zlib.error, tifffile.TiffFileError) as e:
-                raise DeepMACTError(f"cannot read {self.path or 'the scan'}: {e}") from e
+            out = self._read_box(slices)
+            if self.dtype.kind == 'f': out = self._finite(out, slices)
         return out[tuple(0 if ax in drop else slice(None) for ax in range(3))]
+
+    @property
+    def _nf(self) -> _NonFinite: return self.__dict__.setdefault('_nonfinite', _NonFinite())   # a subclass that skipped `__init__` too
+
+    @property
+    def nonfinite_value(self) -> float:
+        "What NaN/inf voxels are read as: the lowest finite value of `sample_planes` (every 4th row and column), found once."
+        nf = self._nf
+        if nf.value is None:
+            ny, nx = self.shape[1:]
+            nf.value = lowest_finite(self._read_box((slice(z, z + 1, 1), slice(0, ny, 4), slice(0, nx, 4)))
+                                     for z in sample_planes(self.shape[0]))
+        return nf.value
+
+    def _finite(self, out, slices):
+        "`out` with its NaN/inf voxels read as `nonfinite_value` (a copy: the source is not changed), counted; warns once."
+        bad = nonfinite_mask(out)
+        if bad is None: return out
+        out = out.copy(); out[bad] = self.nonfinite_value
+        nf = self._nf
+        nf.add(bad, slices[0], slices[1], self.shape[1])
+        if not nf.warned and self.warn_nonfinite:
+            nf.warned = True
+            z = range(slices[0].start, slices[0].stop, slices[0].step)
+            warnings.warn(f"{self.path or 'the scan'} holds NaN/inf voxels, read as {nf.value:g}, its lowest value "
+                          f"(first met: {int(bad.sum())} in planes {z[0]}-{z[-1]})", DeepMACTWarning, stacklevel=3)
+        return out
+
+    @property
+    def nonfinite(self) -> int:
+        "NaN/inf voxels met in the reads so far, each voxel once (a lower bound where rows were only sampled); 0 for integer scans."
+        return self._nf.count
 
     def __array__(self, dtype=None, copy=None):
         a = self[:, :, :]
@@ -293,6 +372,19 @@ class TiffStackScan(Scan):
 # %% ../nbs/00_io.ipynb #6fc451a1
 _NIFTI_UNIT_UM = {'mm': 1e3, 'micron': 1., 'meter': 1e6}
 
+def nifti_voxel_size(header, path=None) -> tuple[float, float, float] | None:
+    "Voxel size in µm along the file's axes (i, j, k) from a NIfTI header's zooms and unit (no unit: mm, or unknown for zooms 1 1 1)."
+    unit = header.get_xyzt_units()[0]
+    zooms = np.asarray(header.get_zooms()[:3], float)
+    if len(zooms) < 3 or not np.all(np.isfinite(zooms)) or np.any(zooms <= 0): return None
+    if unit == 'unknown':
+        if np.allclose(zooms, 1): return None                      # a placeholder header: nothing is known
+        warnings.warn(f"{path or 'the NIfTI header'} has no spatial unit; its pixdim {' x '.join(f'{v:g}' for v in zooms)} "
+                      "(i, j, k) are read as mm, as most NIfTI tools do (pass --voxel-size Z Y X in um if that is wrong)",
+                      DeepMACTWarning, stacklevel=3)
+        unit = 'mm'
+    return tuple(float(v) * _NIFTI_UNIT_UM[unit] for v in zooms) if unit in _NIFTI_UNIT_UM else None
+
 class NiftiScan(Scan):
     "A scan stored as NIfTI-1/2 (`.nii` or `.nii.gz`), presented in (z, y, x) order."
     kind = 'NIfTI'
@@ -308,9 +400,9 @@ class NiftiScan(Scan):
             need = int(img.header['vox_offset']) + int(np.prod(img.shape)) * img.get_data_dtype().itemsize
             if os.path.getsize(path) < need:
                 raise DeepMACTError(f"{path} is truncated: its header needs {need} bytes, the file has {os.path.getsize(path)}")
-        unit = img.header.get_xyzt_units()[0]
-        if voxel_size is None and unit in _NIFTI_UNIT_UM:
-            voxel_size = tuple(float(v) * _NIFTI_UNIT_UM[unit] for v in img.header.get_zooms()[:3][::-1])
+        if voxel_size is None:
+            vs = nifti_voxel_size(img.header, path)
+            voxel_size = vs[::-1] if vs else None                    # (i, j, k) = (x, y, z)
         scaled = not (self._proxy.slope == 1 and self._proxy.inter == 0)
         dtype = np.result_type(img.get_data_dtype(), np.float32) if scaled else img.get_data_dtype().newbyteorder('=')
         super().__init__(img.shape[:3][::-1], dtype, voxel_size, path)
@@ -432,8 +524,8 @@ def library_affine(voxel_size, origin=(0., 0., 0.), unit_um=1000.0) -> np.ndarra
     a[:3, 3] = origin
     return a
 
-def write_nifti(path, scan, voxel_size=None, slab=64, overwrite=True) -> Path:
-    "Write a scan-like source as NIfTI-1 (`.nii` or `.nii.gz`), slab by slab, atomically."
+def write_nifti(path, scan, voxel_size=None, slab=64, overwrite=True, slope=1.0) -> Path:
+    "Write a scan-like source as NIfTI-1 (`.nii` or `.nii.gz`), slab by slab, atomically; `slope`: the header's scl_slope (readers see the stored values times `slope`)."
     import gzip
     scan, path = open_scan(scan), Path(path)
     if not path.name.lower().endswith(('.nii', '.nii.gz')):
@@ -445,6 +537,7 @@ def write_nifti(path, scan, voxel_size=None, slab=64, overwrite=True) -> Path:
     zooms = vs[::-1] if vs else (1., 1., 1.)
     hdr.set_zooms(zooms)
     hdr.set_xyzt_units('micron' if vs else 'unknown')
+    if slope != 1: hdr.set_slope_inter(float(slope), 0.0)
     affine = library_affine(vs, unit_um=1.0) if vs else library_affine((1., 1., 1.), unit_um=1.0)
     hdr.set_qform(affine, code=1); hdr.set_sform(affine, code=1)
     hdr['vox_offset'] = 352
@@ -542,8 +635,8 @@ def from_library(array, affine, shape):
         raise DeepMACTError(f"result of shape {out.shape[:3]} does not fit the input grid {tuple(shape[:3])}")
     return out
 
-def read_nifti_oriented(path):
-    "(array (z, y, x) in the library's orientation, voxel size (z, y, x) µm (a header without unit: mm), the nibabel image) of a NIfTI scan."
+def read_nifti_oriented(path, voxel_size=None):
+    "(array (z, y, x) in the library's orientation, voxel size (z, y, x) µm by `nifti_voxel_size` unless given, the nibabel image) of a NIfTI scan."
     path = Path(path)
     if not path.is_file(): raise DeepMACTError(f"{path}: no such NIfTI file")
     try: img = nib.load(str(path))
@@ -552,22 +645,34 @@ def read_nifti_oriented(path):
         raise DeepMACTError(f"{path} has shape {img.shape}; a 3D NIfTI volume is expected")
     try: data = np.asarray(img.dataobj).reshape(img.shape[:3])
     except Exception as e: raise DeepMACTError(f"{path} is truncated or damaged: {type(e).__name__}") from None
+    if nonfinite_mask(data) is not None:                         # as `Scan` reads them: the lowest value of its sample planes
+        low = lowest_finite(data[::4, ::4, k] for k in sample_planes(data.shape[2]))     # k is NiftiScan's z
+        data, n_bad = finite_voxels(data, low)
+        warnings.warn(f"{path} holds {n_bad} NaN/inf voxels, read as {low:g}, its lowest value", DeepMACTWarning, stacklevel=2)
     array, ornt = to_library(data, img.affine)
-    unit = img.header.get_xyzt_units()[0]
-    zooms = np.asarray(img.header.get_zooms()[:3], float)
+    if voxel_size is not None: return array, check_voxel_size(voxel_size), img
+    zooms = nifti_voxel_size(img.header, path)                  # µm along i, j, k, or None
+    if zooms is None: return array, None, img
     per_axis = np.empty(3); per_axis[ornt[:, 0].astype(int)] = zooms          # along library x, y, z
-    scale = _NIFTI_UNIT_UM.get(unit, 1e3 if unit == 'unknown' else None)   # no unit: mm, what NIfTI tools assume
-    vs = tuple(round(float(v) * scale, 3) for v in per_axis[::-1]) if scale else None
-    return array, vs, img
+    return array, tuple(round(float(v), 3) for v in per_axis[::-1]), img
 
-def write_nifti_like(path, array, like, dtype=None) -> Path:
-    "Write `array` (z, y, x, library orientation) onto the grid and affine of the nibabel image `like`, atomically."
+def nifti_codes(values, dtype, slope=1.0) -> np.ndarray:
+    "What a NIfTI file with scl_slope `slope` stores for `values`: round(values / slope) in `dtype`, clipped to its range (`values` as they are for slope 1)."
+    dtype = np.dtype(dtype)
+    if slope == 1: return np.asarray(values).astype(dtype, copy=False)
+    codes = np.round(np.asarray(values, np.float32) / slope)
+    if dtype.kind in 'iu': codes = np.clip(codes, np.iinfo(dtype).min, np.iinfo(dtype).max)
+    return codes.astype(dtype)
+
+def write_nifti_like(path, array, like, dtype=None, slope=1.0) -> Path:
+    "Write `array` (z, y, x, library orientation) onto the grid and affine of the nibabel image `like`, atomically; with `slope` stored as round(value / slope) in `dtype` and read back as values (NIfTI's scl_slope)."
     path = Path(path)
     if not path.name.lower().endswith(('.nii', '.nii.gz')): raise DeepMACTError(f"{path}: a NIfTI file name must end in .nii or .nii.gz")
     data = from_library(array, like.affine, like.shape)
     dtype = np.dtype(dtype or data.dtype)
+    data = nifti_codes(data, dtype, slope)
     hdr = like.header.copy(); hdr.set_data_dtype(dtype); hdr.set_data_shape(data.shape)
-    img = nib.Nifti1Image(data.astype(dtype), like.affine, hdr)
-    img.header.set_slope_inter(1, 0)
+    img = nib.Nifti1Image(data, like.affine, hdr)
+    img.header.set_slope_inter(float(slope), 0)
     with atomic_path(path) as tmp: nib.save(img, str(tmp))
     return path

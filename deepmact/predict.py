@@ -4,13 +4,13 @@
 
 # %% ../nbs/07_predict.ipynb #e9b54a84
 from __future__ import annotations
-import json, math, os, platform, time
+import copy, json, math, os, platform, time, warnings
 from pathlib import Path
 import numpy as np
 import torch
 from scipy import ndimage as ndi
 import deepmact
-from .io import DeepMACTError, open_scan, atomic_path, check_voxel_size
+from .io import DeepMACTError, DeepMACTWarning, open_scan, atomic_path, check_voxel_size
 from .prep import plan_with_tissue, cut_volume, max_projections, projections_with_depth, subvolume_name, write_plan, overview
 from .unet import load_model
 from .train import normalize_projection, network_input, uses_depth
@@ -365,7 +365,8 @@ def detect_scan(scan, out_dir, model=None, mode='multiply', threshold=0.5, two_v
                 black_level='auto', split=True, resample=True):
     "Detect and segment the metastases of a whole scan into `out_dir`; resumes an interrupted run. Returns a summary dict."
     t_start = time.perf_counter()
-    scan = open_scan(scan, voxel_size)
+    scan = copy.copy(open_scan(scan, voxel_size))
+    scan.warn_nonfinite = False           # NaN/inf voxels (read as the lowest value): counted, reported once at the end (run.json and a warning)
     voxel_size = check_voxel_size(voxel_size) if voxel_size is not None else scan.voxel_size
     if detector is not None:
         if model is not None: raise DeepMACTError("give a model (weights) or a detector, not both")
@@ -496,12 +497,15 @@ def detect_scan(scan, out_dir, model=None, mode='multiply', threshold=0.5, two_v
     timings['write'] = time.perf_counter() - t0
     timings['total'] = time.perf_counter() - t_start
     summary = dict(params, n_subvolumes=len(plan), n_processed=int(np.sum(keep)), n_resumed=len(done & {sv.id for sv, k in zip(plan, keep) if k}),
-                   n_metastases=len(records), voxel_size=voxel_size, black_level_counts=round(black, 2),
+                   n_metastases=len(records), voxel_size=voxel_size, black_level_counts=round(black, 2), nonfinite_voxels=scan.nonfinite,
                    timings={k: round(v, 3) for k, v in timings.items()},
                    voxels_per_second=scan.size / timings['total'],
                    versions=dict(deepmact=deepmact.__version__, torch=str(torch.__version__), numpy=np.__version__,
                                  python=platform.python_version()), threads=net_threads)
     _write_json(out_dir / 'run.json', summary)
+    if summary['nonfinite_voxels']:
+        warnings.warn(f"{scan.path or 'the scan'} holds {summary['nonfinite_voxels']} NaN/inf voxels (in the parts read), read as "
+                      f"{scan.nonfinite_value:g}, its lowest value", DeepMACTWarning, stacklevel=2)
     return dict(summary, records=records)
 
 def write_labels(path, shape, records, voxel_size=None, chunks=(32, 128, 128)):
