@@ -63,7 +63,8 @@ def scale_responses(contrast, radii_vx=RADII_VX):
 def _scale_space_maxima(resp, n_sd, size):
     "(k, z, y, x) of the voxels above `n_sd` that are the maximum of their `size`³ box at their own and the neighbouring scales."
     # the 4D maximum filter (3, size, size, size), computed as each scale's 3D maximum and then the maximum of neighbouring
-    # scales: the same maxima, about half the time, and never a second copy of all five response volumes
+    # scales: the same maxima for finite responses (the contrast image is finite: NaN voxels are read as the scan's lowest
+    # value), about half the time, and never a second copy of all five response volumes
     box = {}
     def spatial(k):
         if k not in box: box[k] = ndi.maximum_filter(resp[k], size=size, mode='constant', cval=-np.inf)
@@ -72,7 +73,7 @@ def _scale_space_maxima(resp, n_sd, size):
     for k in range(len(resp)):
         m = spatial(k).copy()
         for j in (k - 1, k + 1):
-            if 0 <= j < len(resp): np.maximum(m, spatial(j), out=m)
+            if 0 <= j < len(resp): np.fmax(m, spatial(j), out=m)
         box.pop(k - 1, None)
         q = np.argwhere((resp[k] > n_sd) & (resp[k] == m))
         out.append(np.concatenate([np.full((len(q), 1), k, q.dtype), q], 1))

@@ -16,8 +16,8 @@ __all__ = ['NONFINITE_VALUE', 'LIBRARY_AXCODES', 'IMAGE_SUFFIXES', 'DeepMACTErro
            'check_shape', 'natural_key', 'normalize_key', 'nonfinite_mask', 'lowest_finite', 'sample_planes',
            'finite_voxels', 'Scan', 'ArrayScan', 'TiffPlanesScan', 'TiffStackScan', 'nifti_voxel_size', 'NiftiScan',
            'ZarrScan', 'open_scan', 'atomic_path', 'iter_slabs', 'write_tiff', 'write_tiff_planes', 'library_affine',
-           'write_nifti', 'write_zarr', 'read_image', 'write_image', 'to_library', 'from_library',
-           'read_nifti_oriented', 'nifti_codes', 'write_nifti_like']
+           'nifti_codes', 'write_nifti', 'write_zarr', 'read_image', 'write_image', 'to_library', 'from_library',
+           'read_nifti_oriented', 'write_nifti_like']
 
 # %% ../nbs/00_io.ipynb #50fbab79
 class DeepMACTError(ValueError):
@@ -90,9 +90,9 @@ def lowest_finite(planes) -> float:
     lows = [float(p[np.isfinite(p)].min()) for p in map(np.asarray, planes) if np.isfinite(p).any()]
     return min(lows) if lows else NONFINITE_VALUE
 
-def sample_planes(n, k=9) -> np.ndarray:
-    "Up to `k` evenly spaced plane indices of `n` planes: where a scan's stand-in for NaN is looked for."
-    return np.unique(np.linspace(0, n - 1, k).round().astype(int))
+def sample_planes(n, k=9) -> slice:
+    "Every `step`-th of `n` planes, at most `k`: where a scan's stand-in for NaN is looked for (one strided read: a .nii.gz is decompressed once)."
+    return slice(0, n, max(1, -(-(n - 1) // max(k - 1, 1))))
 
 def finite_voxels(a, value=None) -> tuple[np.ndarray, int]:
     "(`a` with its NaN/inf voxels as `value` (default: the lowest finite value of `a`), how many there were); a copy only where there were some."
@@ -103,16 +103,26 @@ def finite_voxels(a, value=None) -> tuple[np.ndarray, int]:
     return a, int(bad.sum())
 
 class _NonFinite:
-    "Non-finite voxels met in a scan: per plane z, per row y, the most met in one read of that row; and what they are read as."
-    def __init__(self): self.rows, self.warned, self.value = {}, False, None
+    "Non-finite voxels met in a scan: per plane z, per row y, the most met in one read of that row (exact for reads of whole rows, as every pipeline reads); and what they are read as. Thread-safe: a reader thread and the caller may both read."
+    def __init__(self):
+        import threading
+        self.rows, self.warned, self.value, self.lock = {}, False, None, threading.Lock()
     def add(self, bad, z: slice, y: slice, ny: int):
-        per_row = bad.sum(axis=2)
-        for i, zi in enumerate(range(z.start, z.stop, z.step)):
-            if not per_row[i].any(): continue
-            row = self.rows.setdefault(zi, np.zeros(ny, np.int64))
-            np.maximum.at(row, np.arange(y.start, y.stop, y.step), per_row[i])
+        per_row = bad.sum(axis=2, dtype=np.int32)
+        ys = np.arange(y.start, y.stop, y.step)
+        with self.lock:
+            for i, zi in enumerate(range(z.start, z.stop, z.step)):
+                if not per_row[i].any(): continue
+                row = self.rows.setdefault(zi, np.zeros(ny, np.int32))
+                row[ys] = np.maximum(row[ys], per_row[i])          # the rows of one read are distinct
+    def first_warning(self) -> bool:
+        "True once: for the caller that is to warn."
+        with self.lock:
+            first, self.warned = not self.warned, True
+        return first
     @property
-    def count(self) -> int: return int(sum(r.sum() for r in self.rows.values()))
+    def count(self) -> int:
+        with self.lock: return int(sum(int(r.sum(dtype=np.int64)) for r in self.rows.values()))
 
 class Scan:
     "A 3D scan (z, y, x) read lazily: `scan[z0:z1, y0:y1, x0:x1]` reads only that box."
@@ -150,19 +160,18 @@ class Scan:
         nf = self._nf
         if nf.value is None:
             ny, nx = self.shape[1:]
-            nf.value = lowest_finite(self._read_box((slice(z, z + 1, 1), slice(0, ny, 4), slice(0, nx, 4)))
-                                     for z in sample_planes(self.shape[0]))
+            nf.value = lowest_finite([self._read_box((sample_planes(self.shape[0]), slice(0, ny, 4), slice(0, nx, 4)))])
         return nf.value
 
     def _finite(self, out, slices):
         "`out` with its NaN/inf voxels read as `nonfinite_value` (a copy: the source is not changed), counted; warns once."
         bad = nonfinite_mask(out)
         if bad is None: return out
-        out = out.copy(); out[bad] = self.nonfinite_value
+        if not (out.flags.owndata and out.flags.writeable): out = out.copy()    # never the user's array or a memory map
+        out[bad] = self.nonfinite_value
         nf = self._nf
         nf.add(bad, slices[0], slices[1], self.shape[1])
-        if not nf.warned and self.warn_nonfinite:
-            nf.warned = True
+        if self.warn_nonfinite and nf.first_warning():
             z = range(slices[0].start, slices[0].stop, slices[0].step)
             warnings.warn(f"{self.path or 'the scan'} holds NaN/inf voxels, read as {nf.value:g}, its lowest value "
                           f"(first met: {int(bad.sum())} in planes {z[0]}-{z[-1]})", DeepMACTWarning, stacklevel=3)
@@ -524,8 +533,16 @@ def library_affine(voxel_size, origin=(0., 0., 0.), unit_um=1000.0) -> np.ndarra
     a[:3, 3] = origin
     return a
 
-def write_nifti(path, scan, voxel_size=None, slab=64, overwrite=True, slope=1.0) -> Path:
-    "Write a scan-like source as NIfTI-1 (`.nii` or `.nii.gz`), slab by slab, atomically; `slope`: the header's scl_slope (readers see the stored values times `slope`)."
+def nifti_codes(values, dtype, slope=1.0) -> np.ndarray:
+    "What a NIfTI file with scl_slope `slope` stores for `values`: round(values / slope) in `dtype`, clipped to its range, NaN as 0 (`values` as they are for slope 1)."
+    dtype = np.dtype(dtype)
+    if slope == 1: return np.asarray(values).astype(dtype, copy=False)
+    codes = np.round(np.nan_to_num(np.asarray(values, np.float32) / slope))
+    if dtype.kind in 'iu': codes = np.clip(codes, np.iinfo(dtype).min, np.iinfo(dtype).max)
+    return codes.astype(dtype)
+
+def write_nifti(path, scan, voxel_size=None, slab=64, overwrite=True, dtype=None, slope=1.0) -> Path:
+    "Write a scan-like source as NIfTI-1 (`.nii` or `.nii.gz`), slab by slab, atomically, in `dtype` (default the scan's); with `slope` stored as `nifti_codes` and read back as values (NIfTI's scl_slope)."
     import gzip
     scan, path = open_scan(scan), Path(path)
     if not path.name.lower().endswith(('.nii', '.nii.gz')):
@@ -533,7 +550,7 @@ def write_nifti(path, scan, voxel_size=None, slab=64, overwrite=True, slope=1.0)
     vs = _voxel_size_of(scan, voxel_size)
     hdr = nib.Nifti1Header()
     hdr.set_data_shape(scan.shape[::-1])
-    hdr.set_data_dtype(scan.dtype)
+    hdr.set_data_dtype(np.dtype(dtype or scan.dtype))
     zooms = vs[::-1] if vs else (1., 1., 1.)
     hdr.set_zooms(zooms)
     hdr.set_xyzt_units('micron' if vs else 'unknown')
@@ -544,7 +561,7 @@ def write_nifti(path, scan, voxel_size=None, slab=64, overwrite=True, slope=1.0)
     opener = gzip.open if path.name.lower().endswith('.gz') else open
     with atomic_path(path, overwrite) as tmp, opener(tmp, 'wb') as f:
         f.write(hdr.binaryblock + b'\x00' * 4)  # 348-byte header + empty extension flag = 352
-        for _, a in iter_slabs(scan, slab): f.write(np.ascontiguousarray(a, hdr.get_data_dtype()).tobytes())
+        for _, a in iter_slabs(scan, slab): f.write(np.ascontiguousarray(nifti_codes(a, hdr.get_data_dtype(), slope)).tobytes())
     return path
 
 def write_zarr(path, scan, voxel_size=None, chunks=(64, 256, 256), overwrite=True) -> Path:
@@ -646,7 +663,7 @@ def read_nifti_oriented(path, voxel_size=None):
     try: data = np.asarray(img.dataobj).reshape(img.shape[:3])
     except Exception as e: raise DeepMACTError(f"{path} is truncated or damaged: {type(e).__name__}") from None
     if nonfinite_mask(data) is not None:                         # as `Scan` reads them: the lowest value of its sample planes
-        low = lowest_finite(data[::4, ::4, k] for k in sample_planes(data.shape[2]))     # k is NiftiScan's z
+        low = lowest_finite([data[::4, ::4, sample_planes(data.shape[2])]])     # k is NiftiScan's z
         data, n_bad = finite_voxels(data, low)
         warnings.warn(f"{path} holds {n_bad} NaN/inf voxels, read as {low:g}, its lowest value", DeepMACTWarning, stacklevel=2)
     array, ornt = to_library(data, img.affine)
@@ -655,14 +672,6 @@ def read_nifti_oriented(path, voxel_size=None):
     if zooms is None: return array, None, img
     per_axis = np.empty(3); per_axis[ornt[:, 0].astype(int)] = zooms          # along library x, y, z
     return array, tuple(round(float(v), 3) for v in per_axis[::-1]), img
-
-def nifti_codes(values, dtype, slope=1.0) -> np.ndarray:
-    "What a NIfTI file with scl_slope `slope` stores for `values`: round(values / slope) in `dtype`, clipped to its range (`values` as they are for slope 1)."
-    dtype = np.dtype(dtype)
-    if slope == 1: return np.asarray(values).astype(dtype, copy=False)
-    codes = np.round(np.asarray(values, np.float32) / slope)
-    if dtype.kind in 'iu': codes = np.clip(codes, np.iinfo(dtype).min, np.iinfo(dtype).max)
-    return codes.astype(dtype)
 
 def write_nifti_like(path, array, like, dtype=None, slope=1.0) -> Path:
     "Write `array` (z, y, x, library orientation) onto the grid and affine of the nibabel image `like`, atomically; with `slope` stored as round(value / slope) in `dtype` and read back as values (NIfTI's scl_slope)."

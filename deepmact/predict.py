@@ -504,6 +504,7 @@ def detect_scan(scan, out_dir, model=None, mode='multiply', threshold=0.5, two_v
                                  python=platform.python_version()), threads=net_threads)
     _write_json(out_dir / 'run.json', summary)
     if summary['nonfinite_voxels']:
+        scan._nf.first_warning()          # said here, once: a later reader of the same scan (--organs auto) says nothing
         warnings.warn(f"{scan.path or 'the scan'} holds {summary['nonfinite_voxels']} NaN/inf voxels (in the parts read), read as "
                       f"{scan.nonfinite_value:g}, its lowest value", DeepMACTWarning, stacklevel=2)
     return dict(summary, records=records)

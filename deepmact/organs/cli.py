@@ -66,7 +66,8 @@ def _write_csv(path, rows, fields):
 
 # %% ../../nbs/29_organs_cli.ipynb #3d15d859
 # the heat map (0-1) as one byte per voxel, read back as 0-1 through NIfTI's scl_slope: steps of 0.004, and compressing
-# it takes 0.1 s instead of 2.0 s for float32 on a 160 x 400 x 200 CT (the command took 5.3 s in one process before, 2.8 s after)
+# it takes 0.1 s instead of 2.0 s for float32 on a 160 x 400 x 200 CT (a throwaway profile: the command took 5.3 s in one
+# process before, 2.8 s after; the shell figures are in the benchmark below)
 HEAT_SLOPE = 1 / 255
 
 def segment_command(args):
@@ -76,7 +77,7 @@ def segment_command(args):
     vs_arg = check_voxel_size(args.voxel_size, '--voxel-size') if args.voxel_size else None
     volume, vs, like = read_volume(args.scan, vs_arg)
     if vs is None:
-        why = ' (its header has no unit and pixdim 1 1 1: a placeholder)' if _is_nifti(args.scan) else ''
+        why = ' (its header gives none: no unit with pixdim 1 1 1, a placeholder, or pixdim not positive)' if _is_nifti(args.scan) else ''
         raise DeepMACTError(f"{args.scan} has no voxel size{why}; pass --voxel-size Z Y X (um)")
     weights = args.weights or [str(shipped_weights(args.modality))]
     for w in weights:

@@ -30,12 +30,12 @@ __all__ = ['ORGANS', 'ORGAN_IDS', 'N_CLASSES', 'MODALITIES', 'SYNTHETIC_TO_ORGAN
 
 # %% ../../nbs/20_organ_data.ipynb #afed87a3
 from ..io import (LIBRARY_AXCODES, library_affine, to_library, from_library, read_nifti_oriented,
-                         write_nifti_like, write_nifti, nifti_codes)
+                         write_nifti_like, write_nifti)
 
 def write_nifti_library(path, array, voxel_size, dtype=None, slope=1.0):
     "Write `array` (z, y, x, library orientation) as NIfTI in `dtype` with the library's affine (`deepmact.io.write_nifti`), atomically; with `slope` stored as round(value / slope) (NIfTI's scl_slope)."
     a = np.asarray(array)
-    return write_nifti(path, nifti_codes(a, dtype or a.dtype, slope), voxel_size=voxel_size, slope=slope)
+    return write_nifti(path, a, voxel_size=voxel_size, dtype=dtype or a.dtype, slope=slope)
 
 # %% ../../nbs/20_organ_data.ipynb #d9d30677
 # Body outline of a 25 g mouse from nose (u = 0) to tail base (u = 1): half-width and half-height in mm (size 1)
