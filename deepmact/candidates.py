@@ -340,6 +340,7 @@ def candidate_detect(volume, weights=None, threshold=0.9, n_sd=6.0, dip=0.2, sho
     "Metastases of one subvolume by blob candidates scored by the patch classifier (`weights`: default the shipped one): list of (points (n, 3), probability), like `segment`."
     from deepmact.unet import WEIGHTS_DIR
     if not 0 < threshold < 1: raise DeepMACTError(f"threshold must be in (0, 1), got {threshold!r}")
+    if not 0 < dip < 1: raise DeepMACTError(f"dip must be in (0, 1), got {dip!r}")
     model = _classifier(str(WEIGHTS_DIR / CANDIDATE_WEIGHTS if weights is None else weights))
     c, pts, radii, p = scored_candidates(volume, model, n_sd, shoulders)
     if not len(pts): return []

@@ -355,6 +355,9 @@ def _parser():
                    help="the camera's counts without light, subtracted before the contrast check "
                         "(default auto: measured on the air around the mouse)")
     q.add_argument('--weights', help='model file (default: the weights shipped with deepmact)')
+    q.add_argument('--dip', type=float, help='with --detector candidates: how deep the valley between two accepted candidates '
+                   'must be, as a fraction of the lower one\'s height, for them to be two metastases (default 0.2; smaller '
+                   'splits touching blobs more; choose it on annotated scans with threshold_sweep(dips=))')
     q.add_argument('--detector', choices=('network', 'filter', 'candidates'), default='network',
                    help="network (default), the handbook's filter-based detector (a baseline; pre-labels for review), or blob "
                         "candidates scored by the patch classifier (--weights: its model file)")
@@ -449,6 +452,7 @@ def _main(argv=None) -> int:
             from deepmact.predict import detect_scan
             detector = None
             weights = args.weights
+            if args.dip is not None and args.detector != 'candidates': raise DeepMACTError("--dip is a setting of --detector candidates")
             if args.detector == 'filter': from deepmact.filter_detector import filter_detect as detector
             elif args.detector == 'candidates':
                 import functools
@@ -458,6 +462,9 @@ def _main(argv=None) -> int:
                 if args.threshold is not None:
                     if not 0 < args.threshold < 1: raise DeepMACTError(f"--threshold must be in (0, 1), got {args.threshold}")
                     kw['threshold'] = args.threshold
+                if args.dip is not None:
+                    if not 0 < args.dip < 1: raise DeepMACTError(f"--dip must be in (0, 1), got {args.dip}")
+                    kw['dip'] = args.dip
                 if weights: _classifier(weights)          # a bad file is one clear error here, not one per worker
                 detector = functools.partial(candidate_detect, **kw) if kw else candidate_detect
                 weights = None

@@ -18,11 +18,12 @@ TILE = (192, 96)            # training tile (y, x) in target voxels: 77 x 38 mm,
 DISAGREEMENT = N_CLASSES    # channel index of the disagreement output (after the organ classes)
 
 # %% auto #0
-__all__ = ['TARGET_UM', 'TILE', 'DISAGREEMENT', 'SHIPPED', 'TRAIN_MICE', 'VAL_MICE', 'TEST_MICE', 'resample_volume',
-           'zscore_slices', 'training_slices', 'slice_batches', 'masked_cross_entropy', 'class_weights', 'organ_loss',
-           'batch_dice', 'shipped_weights', 'init_model', 'train_organ_model', 'target_shape', 'read_target_slices',
-           'predict_slices', 'segment_organs', 'score_scan', 'evaluate_organs', 'summarize', 'body_mask',
-           'AtlasBaseline', 'ct_scans', 'lightsheet_scans', 'train_shipped', 'benchmark', 'report']
+__all__ = ['TARGET_UM', 'TILE', 'DISAGREEMENT', 'INTENSITY_AUG', 'SHIPPED', 'TRAIN_MICE', 'VAL_MICE', 'TEST_MICE',
+           'resample_volume', 'zscore_slices', 'training_slices', 'intensity_augment', 'slice_batches',
+           'masked_cross_entropy', 'class_weights', 'organ_loss', 'batch_dice', 'shipped_weights', 'init_model',
+           'train_organ_model', 'target_shape', 'read_target_slices', 'predict_slices', 'segment_organs', 'score_scan',
+           'evaluate_organs', 'summarize', 'body_mask', 'AtlasBaseline', 'ct_scans', 'lightsheet_scans',
+           'train_shipped', 'benchmark', 'report']
 
 # %% ../../nbs/21_organs.ipynb #06119b47
 def resample_volume(volume, voxel_size, target_um=TARGET_UM, labels=False):
@@ -68,9 +69,34 @@ def _sampling_grid(shape, tile, angle, scale, shift):
     ix = (W - 1) / 2 + shift[1] + scale * (s * py + c * px)
     return torch.stack([(2 * ix + 1) / W - 1, (2 * iy + 1) / H - 1], -1)[None]
 
-def slice_batches(samples, batch_size=16, rng=None, tile=TILE, max_angle=10., min_area=.8, n_slices=None, mirror=False, every=1):
+INTENSITY_AUG = dict(p=.5, contrast=(.3, 1.), brightness=(0., .2), gamma=(.7, 1.5), blur_vx=(0., 1.), noise=(0., .1))
+
+def intensity_augment(img, rng, ranges=INTENSITY_AUG):
+    """One slice (H, W), z-scored, with random intensity changes, z-scored again; returns it and the parameters drawn.
+    On u = (img - p1) / (p99 - p1) (its 1st and 99th percentiles), each change with probability `ranges['p']` (else the
+    identity): contrast and brightness u -> c u + b, gamma u -> max(u, 0) ** g, Gaussian blur of `blur_vx` voxels, then
+    additive Gaussian noise of standard deviation `noise` (in units of p99 - p1). Ranges: see the prose."""
+    img = np.asarray(img, np.float32)
+    lo, hi = np.percentile(img, (1, 99))
+    u = (img - np.float32(lo)) / np.float32(max(float(hi - lo), 1e-6))
+    draw = lambda k, off: float(rng.uniform(*ranges[k])) if rng.uniform() < ranges['p'] else off
+    par = dict(contrast=draw('contrast', 1.), brightness=draw('brightness', 0.), gamma=draw('gamma', 1.),
+               blur_vx=draw('blur_vx', 0.), noise=draw('noise', 0.))
+    u = np.float32(par['contrast']) * u + np.float32(par['brightness'])
+    if par['gamma'] != 1: u = np.maximum(u, 0) ** np.float32(par['gamma'])
+    if par['blur_vx'] > 0:
+        from scipy import ndimage as ndi
+        u = ndi.gaussian_filter(u, par['blur_vx'], truncate=2.5)
+    if par['noise'] > 0: u = u + np.float32(par['noise']) * rng.standard_normal(u.shape, np.float32)
+    return zscore_slices(u[None])[0], par
+
+def slice_batches(samples, batch_size=16, rng=None, tile=TILE, max_angle=10., min_area=.8, n_slices=None, mirror=False, every=1,
+                  intensity=None):
     """Batches (x, (labels, class_mask, disagree, two)) of tiles; with `rng`: shuffled, each slice rotated by a random angle
-    in ±`max_angle` degrees and cropped to a random 80-100 % of the tile's area (zoomed back to the tile), else centred."""
+    in ±`max_angle` degrees and cropped to a random 80-100 % of the tile's area (zoomed back to the tile), else centred;
+    `intensity` (ranges as `INTENSITY_AUG`; only with `rng`): each slice also gets `intensity_augment`, drawn from a child
+    generator of `rng`, so the geometry (and the labels) are those without it."""
+    arng = rng.spawn(1)[0] if intensity and rng is not None else None
     index = [(i, j) for i, s in enumerate(samples) for j in range(0, len(s['labels']), every)]
     if rng is not None:
         rng.shuffle(index)
@@ -79,7 +105,9 @@ def slice_batches(samples, batch_size=16, rng=None, tile=TILE, max_angle=10., mi
         xs, ys, ds, ms, twos = [], [], [], [], []
         for i, j in index[b:b + batch_size]:
             s = samples[i]
-            img = torch.from_numpy(s['image'][j].astype(np.float32))[None, None]
+            img = s['image'][j].astype(np.float32)
+            if arng is not None: img = intensity_augment(img, arng, intensity)[0]
+            img = torch.from_numpy(img)[None, None]
             lab = torch.from_numpy(s['labels'][j].astype(np.float32))[None, None]
             dis = torch.from_numpy(s['disagree'][j].astype(np.float32))[None, None]
             H, W = img.shape[2:]
@@ -170,9 +198,10 @@ def init_model(init=None, disagreement=True, config='lean'):
 
 def train_organ_model(train_scans, val_scans, epochs=30, batch_size=16, disagreement=True, init=None, seed=0,
                       slices_per_epoch=None, lr=1e-3, mirror=False, out=None, meta=None, progress=True, val_every=1,
-                      class_weight=None):
+                      class_weight=None, intensity=None):
     """Train an organ network on `train_scans` (validation: `val_scans`, other mice) with the AIMOS recipe; save to `out`.
-    `class_weight`: cross-entropy weights per class, or 'balanced' for `class_weights` of the training slices."""
+    `class_weight`: cross-entropy weights per class, or 'balanced' for `class_weights` of the training slices;
+    `intensity`: intensity augmentation ranges (`INTENSITY_AUG`) or None (off)."""
     train, val = training_slices(train_scans), training_slices(val_scans)     # scans may come one at a time
     train_mice, val_mice = {s['mouse'] for s in train}, {s['mouse'] for s in val}
     if train_mice & val_mice: raise DeepMACTError(f"split by mouse: mice {sorted(train_mice & val_mice)} are in both training and validation")
@@ -187,7 +216,7 @@ def train_organ_model(train_scans, val_scans, epochs=30, batch_size=16, disagree
     torch.manual_seed(seed)
     model = init_model(init, disagreement)
     t0 = time.perf_counter()
-    history = fit(model, lambda rng: slice_batches(train, batch_size, rng, n_slices=slices_per_epoch, mirror=mirror),
+    history = fit(model, lambda rng: slice_batches(train, batch_size, rng, n_slices=slices_per_epoch, mirror=mirror, intensity=intensity),
                   lambda: slice_batches(val, batch_size, every=val_every), loss, epochs=epochs, lr=lr, optimizer='adam',
                   schedule='plateau', patience=5, metrics={'dice': batch_dice}, seed=seed, progress=progress,
                   checkpoint=out, meta=dict(meta or {}, task='organs', classes=ORGANS, target_um=TARGET_UM,
@@ -197,7 +226,8 @@ def train_organ_model(train_scans, val_scans, epochs=30, batch_size=16, disagree
                       mirror=bool(mirror), epochs=epochs, best_epoch=best['epoch'], val_loss=best['val_loss'],
                       val_dice=best['val_dice'], seed=seed, batch_size=batch_size, lr=lr, init=str(init) if init else None,
                       class_weight=None if class_weight is None else [round(float(w), 3) for w in class_weight],
-                      slices_per_epoch=slices_per_epoch, tile=TILE, augmentation='rotation +-10 deg, crop 80-100 % of the area',
+                      slices_per_epoch=slices_per_epoch, tile=TILE, augmentation='rotation +-10 deg, crop 80-100 % of the area'
+                      + (', intensity (intensity_augment)' if intensity else ''), intensity=dict(intensity) if intensity else None,
                       train_scans=[s['name'] for s in train], val_scans=[s['name'] for s in val],
                       train_seconds=round(time.perf_counter() - t0, 1), torch=str(torch.__version__),
                       history=[{k: round(v, 5) if isinstance(v, float) else v for k, v in h.items()} for h in history])
@@ -394,9 +424,10 @@ def lightsheet_scans(mice, synthetic_seeds, style=None, seed=31, time_points=(0,
 
 TRAIN_MICE, VAL_MICE, TEST_MICE = tuple(range(0, 16)), (16, 17), tuple(range(100, 106))
 
-def train_shipped(out, epochs=30, slices_per_epoch=400, batch_size=8, seed=0, lr=3e-3, progress=True, init=None, class_weight=None):
+def train_shipped(out, epochs=30, slices_per_epoch=400, batch_size=8, seed=0, lr=3e-3, progress=True, init=None, class_weight=None,
+                  intensity=None):
     """Train the shipped organ model (native CT, contrast CT and light-sheet in one network) with the chapter's data; save to
-    `out`; `init`: weights to start from (fine-tuning), `class_weight` as `train_organ_model`'s."""
+    `out`; `init`: weights to start from (fine-tuning), `class_weight` and `intensity` as `train_organ_model`'s."""
     def train():
         yield from ct_scans(TRAIN_MICE[:10])
         yield from lightsheet_scans(TRAIN_MICE[:6], range(0, 6), time_points=(0,))
@@ -407,6 +438,7 @@ def train_shipped(out, epochs=30, slices_per_epoch=400, batch_size=8, seed=0, lr
             "ct_scans(VAL_MICE, ('ct', 'ct-contrast')) + lightsheet_scans(VAL_MICE, (16, 17), time_points=(0,))")
     return train_organ_model(train(), val(), epochs=epochs, slices_per_epoch=slices_per_epoch, batch_size=batch_size, seed=seed,
                              out=out, val_every=8, lr=lr, progress=progress, init=init, class_weight=class_weight,
+                             intensity=intensity,
                              meta=dict(modality='ct, ct-contrast, lightsheet', data=data, code='deepmact.organs.model.train_shipped'))
 
 # %% ../../nbs/21_organs.ipynb #d120b897
