@@ -65,9 +65,8 @@ def _write_csv(path, rows, fields):
         w = csv.DictWriter(f, fields, extrasaction='ignore'); w.writeheader(); w.writerows(rows)
 
 # %% ../../nbs/29_organs_cli.ipynb #3d15d859
-# the heat map (0-1) as one byte per voxel, read back as 0-1 through NIfTI's scl_slope: steps of 0.004, and compressing
-# it takes 0.1 s instead of 2.0 s for float32 on a 160 x 400 x 200 CT (a throwaway profile: the command took 5.3 s in one
-# process before, 2.8 s after; the shell figures are in the benchmark below)
+# the heat map (0-1) as one byte per voxel, read back as 0-1 through NIfTI's scl_slope (steps of 0.004): a quarter of the
+# bytes to compress, which was the slowest output (the benchmark below has the command's time before and after)
 HEAT_SLOPE = 1 / 255
 
 def segment_command(args):

@@ -19,10 +19,10 @@ DISAGREEMENT = N_CLASSES    # channel index of the disagreement output (after th
 
 # %% auto #0
 __all__ = ['TARGET_UM', 'TILE', 'DISAGREEMENT', 'INTENSITY_AUG', 'SHIPPED', 'TRAIN_MICE', 'VAL_MICE', 'TEST_MICE',
-           'resample_volume', 'zscore_slices', 'training_slices', 'intensity_augment', 'slice_batches',
-           'masked_cross_entropy', 'class_weights', 'organ_loss', 'batch_dice', 'shipped_weights', 'init_model',
-           'train_organ_model', 'target_shape', 'read_target_slices', 'predict_slices', 'segment_organs', 'score_scan',
-           'evaluate_organs', 'summarize', 'body_mask', 'AtlasBaseline', 'ct_scans', 'lightsheet_scans',
+           'resample_volume', 'zscore_slices', 'training_slices', 'intensity_augment', 'check_intensity',
+           'slice_batches', 'masked_cross_entropy', 'class_weights', 'organ_loss', 'batch_dice', 'shipped_weights',
+           'init_model', 'train_organ_model', 'target_shape', 'read_target_slices', 'predict_slices', 'segment_organs',
+           'score_scan', 'evaluate_organs', 'summarize', 'body_mask', 'AtlasBaseline', 'ct_scans', 'lightsheet_scans',
            'train_shipped', 'benchmark', 'report']
 
 # %% ../../nbs/21_organs.ipynb #06119b47
@@ -90,12 +90,27 @@ def intensity_augment(img, rng, ranges=INTENSITY_AUG):
     if par['noise'] > 0: u = u + np.float32(par['noise']) * rng.standard_normal(u.shape, np.float32)
     return zscore_slices(u[None])[0], par
 
+def check_intensity(intensity):
+    "`intensity` as augmentation ranges (None: off): the keys of `INTENSITY_AUG`, p in [0, 1], each range lo <= hi, contrast and gamma > 0, blur and noise >= 0."
+    if intensity is None: return None
+    if not isinstance(intensity, dict) or set(intensity) != set(INTENSITY_AUG):
+        raise DeepMACTError(f"intensity must be None or a dict with the keys {sorted(INTENSITY_AUG)} (see INTENSITY_AUG), got {intensity!r}")
+    try:
+        p = float(intensity['p']); ranges = {k: tuple(float(v) for v in intensity[k]) for k in INTENSITY_AUG if k != 'p'}
+    except (TypeError, ValueError): raise DeepMACTError(f"intensity: p must be a number and every other entry a (lo, hi) pair, got {intensity!r}") from None
+    bad = [k for k, r in ranges.items() if len(r) != 2 or not r[0] <= r[1] or not all(np.isfinite(r))
+           or (k in ('contrast', 'gamma') and r[0] <= 0) or (k in ('blur_vx', 'noise') and r[0] < 0)]
+    if not 0 <= p <= 1 or bad: raise DeepMACTError(f"intensity: p must be in [0, 1] and each range (lo, hi) with lo <= hi "
+                                                   f"(contrast, gamma > 0; blur_vx, noise >= 0); wrong: {bad or ['p']}")
+    return dict(ranges, p=p)
+
 def slice_batches(samples, batch_size=16, rng=None, tile=TILE, max_angle=10., min_area=.8, n_slices=None, mirror=False, every=1,
                   intensity=None):
     """Batches (x, (labels, class_mask, disagree, two)) of tiles; with `rng`: shuffled, each slice rotated by a random angle
     in ±`max_angle` degrees and cropped to a random 80-100 % of the tile's area (zoomed back to the tile), else centred;
     `intensity` (ranges as `INTENSITY_AUG`; only with `rng`): each slice also gets `intensity_augment`, drawn from a child
     generator of `rng`, so the geometry (and the labels) are those without it."""
+    intensity = check_intensity(intensity)
     arng = rng.spawn(1)[0] if intensity and rng is not None else None
     index = [(i, j) for i, s in enumerate(samples) for j in range(0, len(s['labels']), every)]
     if rng is not None:
@@ -202,6 +217,7 @@ def train_organ_model(train_scans, val_scans, epochs=30, batch_size=16, disagree
     """Train an organ network on `train_scans` (validation: `val_scans`, other mice) with the AIMOS recipe; save to `out`.
     `class_weight`: cross-entropy weights per class, or 'balanced' for `class_weights` of the training slices;
     `intensity`: intensity augmentation ranges (`INTENSITY_AUG`) or None (off)."""
+    intensity = check_intensity(intensity)                                    # before minutes of scans are made
     train, val = training_slices(train_scans), training_slices(val_scans)     # scans may come one at a time
     train_mice, val_mice = {s['mouse'] for s in train}, {s['mouse'] for s in val}
     if train_mice & val_mice: raise DeepMACTError(f"split by mouse: mice {sorted(train_mice & val_mice)} are in both training and validation")
@@ -210,8 +226,10 @@ def train_organ_model(train_scans, val_scans, epochs=30, batch_size=16, disagree
         if class_weight != 'balanced': raise DeepMACTError(f"class_weight must be None, 'balanced' or {N_CLASSES} numbers, got {class_weight!r}")
         class_weight = class_weights(train)
     if class_weight is not None:
-        class_weight = np.asarray(class_weight, np.float32)
+        try: class_weight = np.asarray(class_weight, np.float32)
+        except (TypeError, ValueError): raise DeepMACTError(f"class_weight must be None, 'balanced' or {N_CLASSES} numbers, got {class_weight!r}") from None
         if class_weight.shape != (N_CLASSES,): raise DeepMACTError(f"class_weight must be None, 'balanced' or {N_CLASSES} numbers, got shape {class_weight.shape}")
+        if not (np.isfinite(class_weight).all() and (class_weight > 0).all()): raise DeepMACTError(f"class_weight: every weight must be a number > 0, got {class_weight.tolist()}")
     loss = lambda logits, y: organ_loss(logits, y, class_weight=class_weight)
     torch.manual_seed(seed)
     model = init_model(init, disagreement)

@@ -86,7 +86,7 @@ def main(argv=None) -> int:
         meta = train_command(a.scans, a.labels, a.out, a.init, a.epochs, a.steps, a.lr, a.seed, a.synthetic, a.background)
         print(f"trained on {meta['n_real']} labelled volume(s) and {meta['n_samples'] - meta['n_real']} generated ones in "
               f"{meta['train_seconds']:.0f} s: best epoch {meta['best_epoch']}, "
-              f"validation F1 {meta['val_f1']:.3f}; saved {a.out}")
+              f"F1 on the labelled (training) volumes, where the epoch was chosen, {meta['val_f1']:.3f}; saved {a.out}")
         return 0
     if argv[:1] == ['pretrain']:
         a = _pretrain_parser().parse_args(argv[1:])

@@ -42,6 +42,10 @@ def intensity_range(volume, low=1.0, high=99.9, step=2, min_snr=20.0) -> tuple[f
     """Percentiles `low`, `high` of a volume (every `step`-th voxel per axis): the window the network's input is scaled to;
     the upper end at least `min_snr` noise standard deviations above the tissue's median (0 or None: percentiles only). The noise
     comes from up to four whole planes at full resolution (`noise_sd`), where neighbours are really neighbours."""
+    try: bad_snr = min_snr is not None and not (math.isfinite(float(min_snr)) and float(min_snr) >= 0)
+    except (TypeError, ValueError): bad_snr = True
+    if bad_snr:
+        raise DeepMACTError(f"min_snr must be a number >= 0 (noise SDs; 0 or None: off), got {min_snr!r}")
     sample = np.asarray(volume[::step, ::step, ::step], np.float32)
     lo, hi = np.percentile(sample, [low, high])
     if min_snr:
@@ -125,6 +129,8 @@ def synthetic_samples(n, shape=(48, 64, 64), first_seed=0, family='mixed', label
 def with_generated(samples, n_synthetic=10, n_background=5, shape=(48, 64, 64), first_seed=300000) -> list[dict]:
     """`samples` (real, sparsely labelled) plus `n_synthetic` generated vessel volumes and `n_background` volumes without any
     vessel, all fully labelled (seeds from `first_seed`): fine-tuning on a few real crops alone forgets what background is."""
+    for name, n in (('n_synthetic', n_synthetic), ('n_background', n_background)):
+        if not (isinstance(n, (int, np.integer)) and n >= 0): raise DeepMACTError(f"{name} must be a whole number >= 0, got {n!r}")
     return (list(samples) + synthetic_samples(n_synthetic, shape, first_seed) +
             synthetic_samples(n_background, shape, first_seed + n_synthetic, family='background'))
 
