@@ -11,8 +11,8 @@ from scipy import ndimage as ndi
 from .io import DeepMACTError
 
 # %% auto #0
-__all__ = ['RADII_VX', 'PATCH_VX', 'PATCH_CHANNELS', 'CANDIDATE_WEIGHTS', 'block_mean', 'contrast_image', 'scale_responses',
-           'blob_candidates', 'candidate_patches', 'candidate_labels', 'same_blob', 'grow_regions',
+__all__ = ['RADII_VX', 'PATCH_VX', 'PATCH_CHANNELS', 'REACH_RADII', 'CANDIDATE_WEIGHTS', 'block_mean', 'contrast_image',
+           'scale_responses', 'blob_candidates', 'candidate_patches', 'candidate_labels', 'same_blob', 'grow_regions',
            'candidate_training_data', 'score_patches', 'train_classifier', 'classifier_training_scans',
            'LabelledVolume', 'candidate_detect', 'scored_candidates', 'accepted_regions', 'threshold_sweep']
 
@@ -155,6 +155,8 @@ def same_blob(smooth, a, b, dip=0.2):
     lower = min(prof[0], prof[-1])
     return lower - prof.min() < dip * max(lower - 1, 1e-6)
 
+REACH_RADII = 2.5      # a region reaches this many of its candidate's radii
+
 def grow_regions(smooth, points, radii_vx, dip=0.2):
     "Owner volume (int32, 0 = none) of the half-maximum regions around `points` (best first), a voxel to the nearest accepted centre in radii; a point inside an earlier region with no dip between them joins it. Returns (owner, kept indices)."
     owner = np.zeros(smooth.shape, np.int32); nearest = np.full(smooth.shape, np.inf, np.float32)
@@ -162,7 +164,7 @@ def grow_regions(smooth, points, radii_vx, dip=0.2):
     for k, (p, r) in enumerate(zip(np.asarray(points, int), radii_vx)):
         j = owner[tuple(p)]
         if j and same_blob(smooth, p, centres[j - 1], dip): continue
-        half = int(math.ceil(2.5 * r)) + 1
+        half = int(math.ceil(REACH_RADII * r)) + 1
         lo = np.maximum(p - half, 0); hi = np.minimum(p + half + 1, smooth.shape)
         sl = tuple(slice(a, b) for a, b in zip(lo, hi))
         box = smooth[sl]
@@ -363,12 +365,19 @@ def _candidate_run_facts(weights=None, **settings):
 candidate_detect.run_facts = _candidate_run_facts
 
 def accepted_regions(smooth, points, radii_vx, probability, threshold=0.9, dip=0.2):
-    "The regions (points (n, 3), probability) that the candidates scored at least `threshold` grow in `smooth`, best first."
+    "The regions (points (n, 3), probability) that the candidates scored at least `threshold` grow in `smooth` (`grow_regions`), best first, each cut to the ball of `REACH_RADII` radii around its candidate."
     acc = np.flatnonzero(probability >= threshold)
     acc = acc[np.argsort(-probability[acc], kind='stable')]
     owner, kept = grow_regions(smooth, points[acc], radii_vx[acc], dip)
-    return [(np.argwhere(owner[sl] == i + 1) + [s.start for s in sl], float(probability[acc[kept[i]]]))
-            for i, sl in enumerate(ndi.find_objects(owner)) if sl is not None]
+    out = []
+    for i, sl in enumerate(ndi.find_objects(owner)):
+        if sl is None: continue
+        q, k = np.argwhere(owner[sl] == i + 1) + [s.start for s in sl], acc[kept[i]]
+        # the box's corners hold what a region grew into beyond its reach (neighbours no candidate speaks for): a
+        # record's centre would move off its blob. The claims above still use the whole box, so that a second bump
+        # out there joins its blob. The candidate itself is always inside (no later region takes a centre).
+        out.append((q[((q - points[k]) ** 2).sum(1) <= (REACH_RADII * radii_vx[k]) ** 2], float(probability[k])))
+    return out
 
 # %% ../nbs/09a_candidates.ipynb #43a51550
 def threshold_sweep(scans, weights=None, thresholds=(0.5, 0.7, 0.8, 0.9, 0.95), n_sd=6.0, dip=0.2, workers=2, progress=True, shoulders=True,
