@@ -157,13 +157,15 @@ def same_blob(smooth, a, b, dip=0.2):
 
 REACH_RADII = 2.5      # a region reaches this many of its candidate's radii
 
-def grow_regions(smooth, points, radii_vx, dip=0.2):
-    "Owner volume (int32, 0 = none) of the half-maximum regions around `points` (best first), a voxel to the nearest accepted centre in radii; a point inside an earlier region with no dip between them joins it. Returns (owner, kept indices)."
+def grow_regions(smooth, points, radii_vx, dip=0.2, members=None):
+    "Owner volume (int32, 0 = none) of the half-maximum regions around `points` (best first), a voxel to the nearest accepted centre in radii; a point inside an earlier region with no dip between them joins it. Returns (owner, kept indices); `members`, a list, gets per region the indices of its points (its own first, then those that joined)."
     owner = np.zeros(smooth.shape, np.int32); nearest = np.full(smooth.shape, np.inf, np.float32)
     centres, kept = [], []
     for k, (p, r) in enumerate(zip(np.asarray(points, int), radii_vx)):
         j = owner[tuple(p)]
-        if j and same_blob(smooth, p, centres[j - 1], dip): continue
+        if j and same_blob(smooth, p, centres[j - 1], dip):
+            if members is not None: members[j - 1].append(k)
+            continue
         half = int(math.ceil(REACH_RADII * r)) + 1
         lo = np.maximum(p - half, 0); hi = np.minimum(p + half + 1, smooth.shape)
         sl = tuple(slice(a, b) for a, b in zip(lo, hi))
@@ -177,6 +179,7 @@ def grow_regions(smooth, points, radii_vx, dip=0.2):
         take = m & (d < nearest[sl])
         np.minimum(nearest[sl], d, out=nearest[sl]); owner[sl][take] = len(kept) + 1
         kept.append(k); centres.append(p)
+        if members is not None: members.append([k])
     return owner, kept
 
 # %% ../nbs/09a_candidates.ipynb #f2fb2eb2
@@ -365,18 +368,22 @@ def _candidate_run_facts(weights=None, **settings):
 candidate_detect.run_facts = _candidate_run_facts
 
 def accepted_regions(smooth, points, radii_vx, probability, threshold=0.9, dip=0.2):
-    "The regions (points (n, 3), probability) that the candidates scored at least `threshold` grow in `smooth` (`grow_regions`), best first, each cut to the ball of `REACH_RADII` radii around its candidate."
+    "The regions (points (n, 3), probability) that the candidates scored at least `threshold` grow in `smooth` (`grow_regions`), best first, each cut to the balls of `REACH_RADII` radii around its own candidate and those that joined it."
     acc = np.flatnonzero(probability >= threshold)
     acc = acc[np.argsort(-probability[acc], kind='stable')]
-    owner, kept = grow_regions(smooth, points[acc], radii_vx[acc], dip)
+    members = []
+    owner, kept = grow_regions(smooth, points[acc], radii_vx[acc], dip, members)
     out = []
     for i, sl in enumerate(ndi.find_objects(owner)):
         if sl is None: continue
-        q, k = np.argwhere(owner[sl] == i + 1) + [s.start for s in sl], acc[kept[i]]
-        # the box's corners hold what a region grew into beyond its reach (neighbours no candidate speaks for): a
-        # record's centre would move off its blob. The claims above still use the whole box, so that a second bump
-        # out there joins its blob. The candidate itself is always inside (no later region takes a centre).
-        out.append((q[((q - points[k]) ** 2).sum(1) <= (REACH_RADII * radii_vx[k]) ** 2], float(probability[k])))
+        q, own = np.argwhere(owner[sl] == i + 1) + [s.start for s in sl], acc[members[i]]
+        # the box reaches beyond 2.5 radii (its corners ~4.3x, more for small radii): what a region grew into out there
+        # is a neighbour no accepted candidate speaks for, and a record's centre would move off its blob. A candidate
+        # that joined the region keeps its own ball (the second bump of one metastasis). Each candidate is inside
+        # its region (no later region takes a centre); a region cut this way may fall into pieces.
+        near = np.zeros(len(q), bool)
+        for k in own: near |= ((q - points[k]) ** 2).sum(1) <= (REACH_RADII * radii_vx[k]) ** 2
+        out.append((q[near], float(probability[own[0]])))
     return out
 
 # %% ../nbs/09a_candidates.ipynb #43a51550
