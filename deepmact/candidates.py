@@ -379,8 +379,8 @@ def accepted_regions(smooth, points, radii_vx, probability, threshold=0.9, dip=0
         q, own = np.argwhere(owner[sl] == i + 1) + [s.start for s in sl], acc[members[i]]
         # the box reaches beyond 2.5 radii (its corners ~4.3x, more for small radii): what a region grew into out there
         # is a neighbour no accepted candidate speaks for, and a record's centre would move off its blob. A candidate
-        # that joined the region keeps its own ball (the second bump of one metastasis). Each candidate is inside
-        # its region (no later region takes a centre); a region cut this way may fall into pieces.
+        # that joined the region keeps its own ball (the second bump of one metastasis). A region's own candidate is
+        # always inside it (no later region takes a centre), so no record is empty; one cut this way may fall into pieces.
         near = np.zeros(len(q), bool)
         for k in own: near |= ((q - points[k]) ** 2).sum(1) <= (REACH_RADII * radii_vx[k]) ** 2
         out.append((q[near], float(probability[own[0]])))
