@@ -159,6 +159,8 @@ REACH_RADII = 2.5      # a region reaches this many of its candidate's radii
 
 def grow_regions(smooth, points, radii_vx, dip=0.2, members=None):
     "Owner volume (int32, 0 = none) of the half-maximum regions around `points` (best first), a voxel to the nearest accepted centre in radii; a point inside an earlier region with no dip between them joins it. Returns (owner, kept indices); `members`, a list, gets per region the indices of its points (its own first, then those that joined)."
+    if members is not None and not (isinstance(members, list) and not members):
+        raise DeepMACTError(f"members must be an empty list (it receives the regions' points), got {members!r}")
     owner = np.zeros(smooth.shape, np.int32); nearest = np.full(smooth.shape, np.inf, np.float32)
     centres, kept = [], []
     for k, (p, r) in enumerate(zip(np.asarray(points, int), radii_vx)):
