@@ -218,18 +218,18 @@ def train_organ_model(train_scans, val_scans, epochs=30, batch_size=16, disagree
     `class_weight`: cross-entropy weights per class, or 'balanced' for `class_weights` of the training slices;
     `intensity`: intensity augmentation ranges (`INTENSITY_AUG`) or None (off)."""
     intensity = check_intensity(intensity)                                    # before minutes of scans are made
-    train, val = training_slices(train_scans), training_slices(val_scans)     # scans may come one at a time
-    train_mice, val_mice = {s['mouse'] for s in train}, {s['mouse'] for s in val}
-    if train_mice & val_mice: raise DeepMACTError(f"split by mouse: mice {sorted(train_mice & val_mice)} are in both training and validation")
-    if not train or not val: raise DeepMACTError("training needs at least one training and one validation scan")
     if isinstance(class_weight, str):
         if class_weight != 'balanced': raise DeepMACTError(f"class_weight must be None, 'balanced' or {N_CLASSES} numbers, got {class_weight!r}")
-        class_weight = class_weights(train)
-    if class_weight is not None:
+    elif class_weight is not None:                                            # numbers: checked before the scans too
         try: class_weight = np.asarray(class_weight, np.float32)
         except (TypeError, ValueError): raise DeepMACTError(f"class_weight must be None, 'balanced' or {N_CLASSES} numbers, got {class_weight!r}") from None
         if class_weight.shape != (N_CLASSES,): raise DeepMACTError(f"class_weight must be None, 'balanced' or {N_CLASSES} numbers, got shape {class_weight.shape}")
         if not (np.isfinite(class_weight).all() and (class_weight > 0).all()): raise DeepMACTError(f"class_weight: every weight must be a number > 0, got {class_weight.tolist()}")
+    train, val = training_slices(train_scans), training_slices(val_scans)     # scans may come one at a time
+    train_mice, val_mice = {s['mouse'] for s in train}, {s['mouse'] for s in val}
+    if train_mice & val_mice: raise DeepMACTError(f"split by mouse: mice {sorted(train_mice & val_mice)} are in both training and validation")
+    if not train or not val: raise DeepMACTError("training needs at least one training and one validation scan")
+    if isinstance(class_weight, str): class_weight = class_weights(train)
     loss = lambda logits, y: organ_loss(logits, y, class_weight=class_weight)
     torch.manual_seed(seed)
     model = init_model(init, disagreement)
