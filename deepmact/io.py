@@ -123,6 +123,12 @@ class _NonFinite:
     @property
     def count(self) -> int:
         with self.lock: return int(sum(int(r.sum(dtype=np.int64)) for r in self.rows.values()))
+    # a scan goes to worker processes (training data, threshold sweeps) by pickling: a lock cannot, so it is made anew there
+    def __getstate__(self):
+        with self.lock: return {k: v for k, v in self.__dict__.items() if k != 'lock'}
+    def __setstate__(self, state):
+        import threading
+        self.__dict__.update(state); self.lock = threading.Lock()
 
 class Scan:
     "A 3D scan (z, y, x) read lazily: `scan[z0:z1, y0:y1, x0:x1]` reads only that box."
