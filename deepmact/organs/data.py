@@ -407,20 +407,39 @@ def synthetic_scan_voxel_size(shape, body_length_mm=BODY_LENGTH_MM):
     "Mouse-equivalent voxel size (z, y, x) um of a `SyntheticScan` of `shape`: its body (93 % of y) scaled to a real mouse."
     return (float(body_length_mm * 1000 / (0.93 * shape[1])),) * 3
 
-def downsample_scan(scan, factor, organs=None):
+def downsample_scan(scan, factor, organs=None, exclude=None, grow=2):
     """Block means of `factor`^3 voxels of a scan-like source, streamed in slabs of `factor` planes; with `organs` (a label
-    source of the same shape) also the label at each block's centre voxel."""
+    source of the same shape) also the label at each block's centre voxel. With `exclude` (a label source of the same
+    shape, e.g. a detection's labels.zarr) its nonzero voxels, grown by `grow` voxels, are left out of the means: the
+    block shows the tissue around them, and a block with nothing left takes the mean of the nearest block with some."""
+    from scipy import ndimage as ndi
     factor = int(factor)
     if factor < 1: raise DeepMACTError(f"factor must be a whole number >= 1, got {factor!r}")
+    if not (isinstance(grow, (int, np.integer)) and grow >= 0): raise DeepMACTError(f"grow must be a whole number of voxels >= 0, got {grow!r}")
+    if exclude is not None and tuple(exclude.shape) != tuple(scan.shape):
+        raise DeepMACTError(f"exclude has shape {tuple(exclude.shape)}, the scan {tuple(scan.shape)}: they must match")
     Z, Y, X = (s // factor for s in scan.shape)
     image = np.zeros((Z, Y, X), np.float32)
+    kept = None if exclude is None else np.zeros((Z, Y, X), np.float32)
     labels = None if organs is None else np.zeros((Z, Y, X), np.uint8)
     for k in range(Z):
-        slab = np.asarray(scan[k * factor:(k + 1) * factor, :Y * factor, :X * factor], np.float32)
-        image[k] = slab.reshape(factor, Y, factor, X, factor).mean((0, 2, 4))
+        z0, z1 = k * factor, (k + 1) * factor
+        slab = np.asarray(scan[z0:z1, :Y * factor, :X * factor], np.float32)
+        if exclude is None: image[k] = slab.reshape(factor, Y, factor, X, factor).mean((0, 2, 4))
+        else:
+            a, b = max(z0 - grow, 0), min(z1 + grow, scan.shape[0])       # planes of context, so growing crosses slabs
+            near = np.asarray(exclude[a:b]) > 0
+            if grow and near.any(): near = ndi.maximum_filter(near, size=2 * grow + 1)
+            keep = ~near[z0 - a:z1 - a, :Y * factor, :X * factor]
+            image[k] = (slab * keep).reshape(factor, Y, factor, X, factor).sum((0, 2, 4))
+            kept[k] = keep.reshape(factor, Y, factor, X, factor).sum((0, 2, 4))
         if organs is not None:
             c = factor // 2
             labels[k] = np.asarray(organs[k * factor + c, c:Y * factor:factor, c:X * factor:factor])
+    if kept is not None:
+        image /= np.maximum(kept, 1)
+        if (kept == 0).any() and kept.any():
+            image = image[tuple(ndi.distance_transform_edt(kept == 0, return_distances=False, return_indices=True))]
     return image, labels
 
 def synthetic_scan_sample(seed, shape=(64, 192, 96), factor=2, style='lightsheet', **scan_kwargs):

@@ -13,15 +13,17 @@ def organ_factor(voxel_size, target_um=TARGET_UM):
     "Block size (voxels per axis) for the coarse copy: the largest whole number keeping its voxels <= half the model's."
     return max(1, int(target_um / 2 // min(check_voxel_size(voxel_size))))
 
-def organs_for_scan(scan, voxel_size=None, weights=None, factor=None):
+def organs_for_scan(scan, voxel_size=None, weights=None, factor=None, exclude=None):
     """Organ labels (`ORGANS` ids) of a large scan on a coarse grid: the scan block-averaged by `factor` (read in slabs of
-    `factor` planes, never whole), segmented by the light-sheet organ model. Returns (labels, factor)."""
+    `factor` planes, never whole), segmented by the light-sheet organ model. `exclude` (a label volume or its file, such
+    as a detection's labels.zarr): voxels left out of the block means (`downsample_scan`). Returns (labels, factor)."""
     scan = scan if hasattr(scan, 'shape') and hasattr(scan, '__getitem__') else open_scan(scan)
     vs = check_voxel_size(voxel_size if voxel_size is not None else getattr(scan, 'voxel_size', None))
     if vs is None: raise DeepMACTError("voxel_size: organs need the scan's voxel size (z, y, x) um")
     f = organ_factor(vs) if factor is None else int(factor)
     if f < 1: raise DeepMACTError(f"factor must be a whole number >= 1, got {factor!r}")
-    coarse, _ = downsample_scan(scan, f)
+    if exclude is not None and not (hasattr(exclude, 'shape') and hasattr(exclude, '__getitem__')): exclude = open_scan(exclude)
+    coarse, _ = downsample_scan(scan, f, exclude=exclude)
     out = segment_organs(coarse, tuple(v * f for v in vs), weights if weights is not None else [shipped_weights('lightsheet')])
     return out['labels'], f
 
