@@ -125,7 +125,8 @@ class _NonFinite:
         with self.lock: return int(sum(int(r.sum(dtype=np.int64)) for r in self.rows.values()))
     # a scan goes to worker processes (training data, threshold sweeps) by pickling: a lock cannot, so it is made anew there
     def __getstate__(self):
-        with self.lock: return {k: v for k, v in self.__dict__.items() if k != 'lock'}
+        with self.lock:          # a reader thread may be adding rows: a copy taken under the lock
+            return dict({k: v for k, v in self.__dict__.items() if k != 'lock'}, rows={z: r.copy() for z, r in self.rows.items()})
     def __setstate__(self, state):
         import threading
         self.__dict__.update(state); self.lock = threading.Lock()

@@ -410,12 +410,13 @@ def synthetic_scan_voxel_size(shape, body_length_mm=BODY_LENGTH_MM):
 def downsample_scan(scan, factor, organs=None, exclude=None, grow=2):
     """Block means of `factor`^3 voxels of a scan-like source, streamed in slabs of `factor` planes; with `organs` (a label
     source of the same shape) also the label at each block's centre voxel. With `exclude` (a label source of the same
-    shape, e.g. a detection's labels.zarr) its nonzero voxels, grown by `grow` voxels, are left out of the means: the
-    block shows the tissue around them, and a block with nothing left takes the mean of the nearest block with some."""
+    shape, e.g. a detection's labels.zarr) its nonzero voxels, grown by `grow` voxels of the scan (the blur around them),
+    are left out of the means: the block shows the tissue around them, and a block with nothing left takes the mean of
+    the nearest block with some."""
     from scipy import ndimage as ndi
     factor = int(factor)
     if factor < 1: raise DeepMACTError(f"factor must be a whole number >= 1, got {factor!r}")
-    if not (isinstance(grow, (int, np.integer)) and grow >= 0): raise DeepMACTError(f"grow must be a whole number of voxels >= 0, got {grow!r}")
+    if isinstance(grow, bool) or not (isinstance(grow, (int, np.integer)) and grow >= 0): raise DeepMACTError(f"grow must be a whole number of voxels >= 0, got {grow!r}")
     if exclude is not None and tuple(exclude.shape) != tuple(scan.shape):
         raise DeepMACTError(f"exclude has shape {tuple(exclude.shape)}, the scan {tuple(scan.shape)}: they must match")
     Z, Y, X = (s // factor for s in scan.shape)
@@ -424,21 +425,26 @@ def downsample_scan(scan, factor, organs=None, exclude=None, grow=2):
     labels = None if organs is None else np.zeros((Z, Y, X), np.uint8)
     for k in range(Z):
         z0, z1 = k * factor, (k + 1) * factor
-        slab = np.asarray(scan[z0:z1, :Y * factor, :X * factor], np.float32)
-        if exclude is None: image[k] = slab.reshape(factor, Y, factor, X, factor).mean((0, 2, 4))
+        if exclude is None:
+            slab = np.asarray(scan[z0:z1, :Y * factor, :X * factor], np.float32)
+            image[k] = slab.reshape(factor, Y, factor, X, factor).mean((0, 2, 4))
         else:
+            slab = np.array(scan[z0:z1, :Y * factor, :X * factor], np.float32)   # a copy: zeroed below, never the source
             a, b = max(z0 - grow, 0), min(z1 + grow, scan.shape[0])       # planes of context, so growing crosses slabs
             near = np.asarray(exclude[a:b]) > 0
             if grow and near.any(): near = ndi.maximum_filter(near, size=2 * grow + 1)
-            keep = ~near[z0 - a:z1 - a, :Y * factor, :X * factor]
-            image[k] = (slab * keep).reshape(factor, Y, factor, X, factor).sum((0, 2, 4))
-            kept[k] = keep.reshape(factor, Y, factor, X, factor).sum((0, 2, 4))
+            near = near[z0 - a:z1 - a, :Y * factor, :X * factor]
+            slab[near] = 0                                                  # in place: a slab of a whole scan is large
+            image[k] = slab.reshape(factor, Y, factor, X, factor).sum((0, 2, 4))
+            kept[k] = factor ** 3 - near.reshape(factor, Y, factor, X, factor).sum((0, 2, 4))
+            del near
         if organs is not None:
             c = factor // 2
             labels[k] = np.asarray(organs[k * factor + c, c:Y * factor:factor, c:X * factor:factor])
     if kept is not None:
+        if not kept.any(): raise DeepMACTError("exclude covers every voxel of the scan: no tissue is left to average")
         image /= np.maximum(kept, 1)
-        if (kept == 0).any() and kept.any():
+        if (kept == 0).any():
             image = image[tuple(ndi.distance_transform_edt(kept == 0, return_distances=False, return_indices=True))]
     return image, labels
 

@@ -22,7 +22,9 @@ def organs_for_scan(scan, voxel_size=None, weights=None, factor=None, exclude=No
     if vs is None: raise DeepMACTError("voxel_size: organs need the scan's voxel size (z, y, x) um")
     f = organ_factor(vs) if factor is None else int(factor)
     if f < 1: raise DeepMACTError(f"factor must be a whole number >= 1, got {factor!r}")
-    if exclude is not None and not (hasattr(exclude, 'shape') and hasattr(exclude, '__getitem__')): exclude = open_scan(exclude)
+    if exclude is not None and not (hasattr(exclude, 'shape') and hasattr(exclude, '__getitem__')):
+        try: exclude = open_scan(exclude)
+        except DeepMACTError as e: raise DeepMACTError(f"exclude: {e}") from None
     coarse, _ = downsample_scan(scan, f, exclude=exclude)
     out = segment_organs(coarse, tuple(v * f for v in vs), weights if weights is not None else [shipped_weights('lightsheet')])
     return out['labels'], f
