@@ -14,10 +14,10 @@ from .io import DeepMACTError, open_scan, write_nifti, atomic_path, check_shape
 
 # %% auto #0
 __all__ = ['PLAN_FIELDS', 'SHAPE_FIELDS', 'VIEWS', 'Subvolume', 'grid_shape', 'plan_subvolumes', 'plan_voxels', 'overview',
-           'tissue_mask', 'black_level', 'foreground_subvolumes', 'read_subvolume', 'cut_volume', 'write_plan',
-           'read_plan', 'plan_with_tissue', 'subvolume_name', 'save_subvolumes', 'max_projections', 'save_triplet',
-           'load_triplet', 'projections_with_depth', 'projections_exported', 'export_projections', 'load_projections',
-           'ignore_invisible', 'show_plan', 'peak_rss_mb', 'measure_cut']
+           'tissue_mask', 'black_level', 'foreground_subvolumes', 'noise_sd', 'read_subvolume', 'cut_volume',
+           'write_plan', 'read_plan', 'plan_with_tissue', 'subvolume_name', 'save_subvolumes', 'max_projections',
+           'save_triplet', 'load_triplet', 'projections_with_depth', 'projections_exported', 'export_projections',
+           'load_projections', 'ignore_invisible', 'show_plan', 'peak_rss_mb', 'measure_cut']
 
 # %% ../nbs/02_prep.ipynb #a0a01484
 @dataclass(frozen=True)
@@ -102,6 +102,17 @@ def foreground_subvolumes(scan, plan, step=8, threshold=None, min_fraction=0.001
     blank = small.size == 0 or small.min() == small.max()
     if len(plan) == 1 or (threshold is None and not mask.any() and not blank): keep[:] = True   # see above: crops
     return (keep, black_level(small, mask)) if with_black_level else keep
+
+# %% ../nbs/02_prep.ipynb #b3d0e7a2
+def noise_sd(volume, above=None) -> float:
+    """Robust noise standard deviation: from differences of neighbouring voxels along x (1.4826 x their median absolute
+    deviation / sqrt 2), over pairs brighter than `above` (padding and empty borders left out); 0 if fewer than 100 pairs."""
+    v = np.asarray(volume, np.float32)
+    if v.shape[-1] < 2: return 0.0
+    d = np.diff(v, axis=-1)
+    if above is not None: d = d[(v[..., 1:] > above) & (v[..., :-1] > above)]
+    if d.size < 100: return 0.0
+    return 1.4826 * float(np.median(np.abs(d - np.median(d)))) / math.sqrt(2)
 
 # %% ../nbs/02_prep.ipynb #50e52345
 def _padded(part, shape, dtype) -> np.ndarray:

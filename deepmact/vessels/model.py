@@ -11,12 +11,13 @@ import torch
 import torch.nn.functional as F
 from ..io import DeepMACTError, open_scan, atomic_path, check_voxel_size
 from ..unet import build_unet, save_model, load_model
+from ..prep import noise_sd          # the core's noise estimator (02_prep)
 
 # %% auto #0
-__all__ = ['IGNORE', 'BACKGROUND', 'FOREGROUND', 'TRAILMAP_NAMES', 'label_targets', 'noise_sd', 'intensity_range', 'normalize',
-           'vessel_loss', 'pack_target', 'packed_loss', 'f1_at_half', 'labelled_pairs', 'load_labelled',
-           'synthetic_samples', 'with_generated', 'random_patch', 'patch_batches', 'fixed_batches', 'train_vessels',
-           'predict_cubes', 'predict_probability', 'segment_scan']
+__all__ = ['IGNORE', 'BACKGROUND', 'FOREGROUND', 'TRAILMAP_NAMES', 'label_targets', 'intensity_range', 'normalize', 'vessel_loss',
+           'pack_target', 'packed_loss', 'f1_at_half', 'labelled_pairs', 'load_labelled', 'synthetic_samples',
+           'with_generated', 'random_patch', 'patch_batches', 'fixed_batches', 'train_vessels', 'predict_cubes',
+           'predict_probability', 'segment_scan']
 
 # %% ../../nbs/41_vessels.ipynb #9d9ab528
 IGNORE, BACKGROUND, FOREGROUND = 0, 1, (2, 4)       # TRAILMAP coding: 0 not annotated, 1 background, 2 axon, 4 axon edge
@@ -27,16 +28,6 @@ def label_targets(labels) -> tuple[np.ndarray, np.ndarray]:
     bad = ~np.isin(labels, (IGNORE, BACKGROUND) + FOREGROUND)
     if bad.any(): raise DeepMACTError(f"labels: values {sorted(np.unique(labels[bad]).tolist())[:5]} are not 0 (unknown), 1 (background), 2 or 4 (foreground)")
     return np.isin(labels, FOREGROUND).astype(np.float32), labels != IGNORE
-
-def noise_sd(volume, above=None) -> float:
-    """Robust noise standard deviation: from differences of neighbouring voxels along x (1.4826 x their median absolute
-    deviation / sqrt 2), over pairs brighter than `above` (padding and empty borders left out); 0 if fewer than 100 pairs."""
-    v = np.asarray(volume, np.float32)
-    if v.shape[-1] < 2: return 0.0
-    d = np.diff(v, axis=-1)
-    if above is not None: d = d[(v[..., 1:] > above) & (v[..., :-1] > above)]
-    if d.size < 100: return 0.0
-    return 1.4826 * float(np.median(np.abs(d - np.median(d)))) / math.sqrt(2)
 
 def intensity_range(volume, low=1.0, high=99.9, step=2, min_snr=20.0) -> tuple[float, float]:
     """Percentiles `low`, `high` of a volume (every `step`-th voxel per axis): the window the network's input is scaled to;
