@@ -544,8 +544,9 @@ def nifti_codes(values, dtype, slope=1.0) -> np.ndarray:
     "What a NIfTI file with scl_slope `slope` stores for `values`: round(values / slope) in `dtype`, clipped to its range, NaN as 0 (`values` as they are for slope 1)."
     dtype = np.dtype(dtype)
     if slope == 1: return np.asarray(values).astype(dtype, copy=False)
-    codes = np.round(np.nan_to_num(np.asarray(values, np.float32) / slope))
-    if dtype.kind in 'iu': codes = np.clip(codes, np.iinfo(dtype).min, np.iinfo(dtype).max)
+    codes = np.divide(np.asarray(values, np.float32), np.float32(slope))     # the one new array: the steps below work in place
+    np.nan_to_num(codes, copy=False); np.rint(codes, out=codes)
+    if dtype.kind in 'iu': np.clip(codes, np.iinfo(dtype).min, np.iinfo(dtype).max, out=codes)
     return codes.astype(dtype)
 
 def write_nifti(path, scan, voxel_size=None, slab=64, overwrite=True, dtype=None, slope=1.0) -> Path:

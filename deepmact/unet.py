@@ -17,8 +17,9 @@ import torch.nn.functional as F
 from .io import DeepMACTError, atomic_path
 
 # %% auto #0
-__all__ = ['RESNET_STAGES', 'CONFIGS', 'WEIGHTS_DIR', 'DEFAULT_WEIGHTS', 'CrossHairConv3d', 'conv_block', 'UNet', 'BasicBlock',
-           'ResNetUNet', 'PatchClassifier', 'build_unet', 'count_parameters', 'save_model', 'load_model']
+__all__ = ['RESNET_STAGES', 'CONFIGS', 'WEIGHTS_DIR', 'DEFAULT_WEIGHTS', 'ONNX_OPSET', 'CrossHairConv3d', 'conv_block', 'UNet',
+           'BasicBlock', 'ResNetUNet', 'PatchClassifier', 'build_unet', 'count_parameters', 'save_model', 'load_model',
+           'export_onnx', 'onnx_cache_dir', 'cached_onnx', 'OnnxNetwork']
 
 # %% ../nbs/03_unet.ipynb #8e233c08
 class CrossHairConv3d(nn.Conv3d):
@@ -214,6 +215,64 @@ def load_model(path=None, device='cpu'):
     try: model.load_state_dict(blob['state_dict'])
     except RuntimeError as e: raise DeepMACTError(f"weights: {path} does not match its configuration: {e}") from None
     model.meta = blob.get('meta', {})
+    model.weights_file = path               # where it came from: `cached_onnx` keeps its ONNX graph by this file's content
     # channels-last weights: 2D convolutions run faster on CPU, with the same results
     if model.config.get('dim', 2) == 2: model = model.to(memory_format=torch.channels_last)
     return model.eval()
+
+# %% ../nbs/03_unet.ipynb #c4e1a2b1
+ONNX_OPSET = 17
+
+def export_onnx(model, path=None, size=None):
+    "The ONNX graph of a 2D network of the builder (input 'image' (n, c, h, w) with h and w multiples of `model.multiple`, output 'logits'; batch, height and width free): written to `path` atomically, else returned as bytes."
+    import io, warnings
+    if getattr(model, 'dim', 2) != 2 or not hasattr(model, 'multiple'):
+        raise DeepMACTError(f"export_onnx: a 2D network of the builder is needed, got {type(model).__name__}")
+    model = model.eval()
+    c = model.config.get('in_channels', 1)
+    size = size or (model.multiple, model.multiple)
+    buf = io.BytesIO()
+    with warnings.catch_warnings():   # the tracer warns that the padding branch is fixed: `OnnxNetwork` pads the inputs
+        warnings.simplefilter('ignore')
+        torch.onnx.export(model, torch.zeros(1, c, *size), buf, input_names=['image'], output_names=['logits'],
+                          dynamic_axes={'image': {0: 'n', 2: 'h', 3: 'w'}, 'logits': {0: 'n', 2: 'h', 3: 'w'}},
+                          opset_version=ONNX_OPSET, dynamo=False)
+    if path is None: return buf.getvalue()
+    with atomic_path(Path(path)) as tmp: Path(tmp).write_bytes(buf.getvalue())
+    return Path(path)
+
+def onnx_cache_dir() -> Path:
+    "Where exported ONNX graphs are kept: `$DEEPMACT_CACHE`, else ~/.cache/deepmact."
+    return Path(os.environ.get('DEEPMACT_CACHE') or Path.home() / '.cache' / 'deepmact')
+
+def cached_onnx(model, cache=True) -> bytes:
+    "The ONNX graph of `model` (`export_onnx`), from the cache when the model was loaded from a file (`load_model`) whose graph was made before."
+    weights = getattr(model, 'weights_file', None)
+    if not cache or weights is None or not Path(weights).is_file(): return export_onnx(model)
+    import hashlib
+    key = hashlib.sha256(Path(weights).read_bytes()).hexdigest()[:20]
+    path = onnx_cache_dir() / 'onnx' / f"{key}-opset{ONNX_OPSET}-torch{torch.__version__.split('+')[0]}.onnx"
+    if path.is_file(): return path.read_bytes()
+    graph = export_onnx(model)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(path) as tmp: Path(tmp).write_bytes(graph)
+    except OSError: pass                  # a read-only home: the graph is used from memory
+    return graph
+
+class OnnxNetwork:
+    "A 2D network of the builder run by ONNX Runtime on `threads` CPU threads: called on float32 arrays (n, c, h, w) of any h and w, returns the logits as the PyTorch model would."
+    def __init__(self, model, threads=2, cache=True):
+        import onnxruntime as ort
+        self.multiple, self.config, self.meta = model.multiple, dict(model.config), dict(getattr(model, 'meta', {}))
+        so = ort.SessionOptions()
+        so.intra_op_num_threads, so.inter_op_num_threads = int(threads), 1
+        self.session = ort.InferenceSession(cached_onnx(model, cache), so, providers=['CPUExecutionProvider'])
+
+    def __call__(self, x) -> np.ndarray:
+        x = np.ascontiguousarray(x, np.float32)
+        if x.ndim != 4: raise DeepMACTError(f"OnnxNetwork takes (n, c, h, w) arrays, got shape {x.shape}")
+        h, w = x.shape[2:]
+        ph, pw = (-h) % self.multiple, (-w) % self.multiple
+        if ph or pw: x = np.pad(x, ((0, 0), (0, 0), (0, ph), (0, pw)), mode='edge')     # replicate, as the networks pad
+        return self.session.run(None, {'image': x})[0][:, :, :h, :w]

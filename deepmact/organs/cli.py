@@ -38,17 +38,23 @@ __all__ = ['SCAN_SUFFIXES', 'HEAT_SLOPE', 'read_volume', 'overview_figure', 'org
 # %% ../../nbs/29_organs_cli.ipynb #fead5de5
 def overview_figure(image, labels, voxel_size, title=''):
     "Mean-intensity projections along z (coronal) and x (sagittal) with each organ's projected outline."
-    import matplotlib; matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-    img = np.asarray(image, np.float32)
-    fig, axs = plt.subplots(1, 2, figsize=(7, 5), gridspec_kw=dict(width_ratios=[img.shape[2] * voxel_size[2], img.shape[0] * voxel_size[0]]))
+    from matplotlib.figure import Figure          # no pyplot: no backend switched, nothing global (a command line, a thread)
+    from scipy import ndimage as ndi
+    img, labels = np.asarray(image, np.float32), np.asarray(labels)
+    # each organ projected within its own bounding box: a small mask to outline instead of the whole scan per organ
+    boxes = ndi.find_objects(labels, max_label=N_CLASSES - 1) if labels.dtype.kind in 'iu' else [None] * (N_CLASSES - 1)
+    fig = Figure(figsize=(7, 5))
+    axs = fig.subplots(1, 2, gridspec_kw=dict(width_ratios=[img.shape[2] * voxel_size[2], img.shape[0] * voxel_size[0]]))
     for ax, axis, aspect in ((axs[0], 0, voxel_size[1] / voxel_size[2]), (axs[1], 2, voxel_size[1] / voxel_size[0])):
         proj = img.mean(axis)
-        proj = proj if axis == 0 else proj
         ax.imshow(proj, cmap='gray', aspect=aspect, vmin=np.percentile(proj, 1), vmax=np.percentile(proj, 99.5))
-        for oid in range(1, N_CLASSES):
-            m = (labels == oid).any(axis)
-            if m.any(): ax.contour(m, [.5], colors=[ORGAN_COLORS[oid]], linewidths=.8)
+        for oid, box in enumerate(boxes, 1):
+            if box is None: continue
+            rows, cols = (s for a, s in enumerate(box) if a != axis)
+            m = np.pad((labels[box] == oid).any(axis), 1)           # a frame of one pixel: the outline closes at the box's edge
+            ax.contour(np.arange(cols.start - 1, cols.stop + 1), np.arange(rows.start - 1, rows.stop + 1), m, [.5],
+                       colors=[ORGAN_COLORS[oid]], linewidths=.8)
+        ax.set_xlim(-.5, proj.shape[1] - .5); ax.set_ylim(proj.shape[0] - .5, -.5)
         ax.set_xticks([]); ax.set_yticks([])
     axs[0].set_title('coronal (mean along z)', fontsize=8); axs[1].set_title('sagittal (mean along x)', fontsize=8)
     fig.suptitle(title, fontsize=9); fig.tight_layout()
@@ -71,8 +77,11 @@ HEAT_SLOPE = 1 / 255
 
 def segment_command(args):
     "deepmact organs SCAN --out DIR: organs.nii.gz, uncertainty.nii.gz, volumes.csv, overview.png, run.json."
+    import threading
     from deepmact.organs.model import segment_organs, shipped_weights, _load
     t0 = time.perf_counter()
+    # the figure's library (about 0.4 s to import) loads while the network runs
+    threading.Thread(target=lambda: __import__('matplotlib.figure') and __import__('matplotlib.backends.backend_agg'), daemon=True).start()
     vs_arg = check_voxel_size(args.voxel_size, '--voxel-size') if args.voxel_size else None
     volume, vs, like = read_volume(args.scan, vs_arg)
     if vs is None:
@@ -81,9 +90,9 @@ def segment_command(args):
     weights = args.weights or [str(shipped_weights(args.modality))]
     for w in weights:
         if not Path(w).is_file(): raise DeepMACTError(f"--weights: {w} does not exist")
-    models = _load([Path(w) for w in weights])
+    models = _load([Path(w) for w in weights], args.engine)
     out = Path(args.out); out.mkdir(parents=True, exist_ok=True)
-    result = segment_organs(volume, vs, models, tta=args.tta, probabilities=args.save_probabilities)
+    result = segment_organs(volume, vs, models, tta=args.tta, probabilities=args.save_probabilities, engine=args.engine)
     labels, heat = result['labels'], result['uncertainty']
     if like is not None:                      # back onto the input's own grid and affine
         write_nifti_like(out / 'organs.nii.gz', labels, like, np.uint8)
@@ -101,9 +110,8 @@ def segment_command(args):
     _write_csv(out / 'volumes.csv', rows, ['organ', 'voxels', 'volume_mm3'])
     fig = overview_figure(np.asarray(volume[:, :, :] if not isinstance(volume, np.ndarray) else volume), labels, vs, Path(args.scan).name)
     with atomic_path(out / 'overview.png') as tmp: fig.savefig(tmp, format='png', dpi=80)
-    import matplotlib.pyplot as plt; plt.close(fig)
     run = dict(command='deepmact organs', scan=str(args.scan), shape=list(labels.shape), voxel_size_um=list(vs),
-               weights=[str(w) for w in weights], ensemble=len(weights), tta=bool(args.tta), modality=args.modality,
+               weights=[str(w) for w in weights], ensemble=len(weights), tta=bool(args.tta), engine=args.engine, modality=args.modality,
                target_um=result['target_um'], seconds=round(time.perf_counter() - t0, 2),
                outputs=sorted(p.name for p in out.iterdir() if not p.name.startswith('.')) + (['run.json'] if not (out / 'run.json').exists() else []))
     with atomic_path(out / 'run.json') as tmp: Path(tmp).write_text(json.dumps(run, indent=1))
@@ -209,6 +217,8 @@ def _parser(sub):
         p.add_argument('--modality', default='ct', choices=['ct', 'ct-contrast', 'lightsheet'])
         p.add_argument('--voxel-size', **vs); p.add_argument('--save-probabilities', action='store_true')
         p.add_argument('--tta', action='store_true', help='also predict the mirrored slices (models trained with mirroring)')
+        p.add_argument('--engine', default='onnx', choices=['onnx', 'torch'],
+                       help='run the networks with ONNX Runtime (default: faster on a CPU, the same labels) or PyTorch')
     return p
 
 class _ArgError(Exception): pass

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from ..io import DeepMACTError, check_voxel_size
-from ..unet import build_unet, save_model, load_model, WEIGHTS_DIR
+from ..unet import build_unet, save_model, load_model, WEIGHTS_DIR, OnnxNetwork
 from ..train import fit, dice_loss_multiclass, dice_loss_binary
 from .data import ORGANS, N_CLASSES, ORGAN_IDS
 
@@ -18,7 +18,7 @@ TILE = (192, 96)            # training tile (y, x) in target voxels: 77 x 38 mm,
 DISAGREEMENT = N_CLASSES    # channel index of the disagreement output (after the organ classes)
 
 # %% auto #0
-__all__ = ['TARGET_UM', 'TILE', 'DISAGREEMENT', 'INTENSITY_AUG', 'SHIPPED', 'TRAIN_MICE', 'VAL_MICE', 'TEST_MICE',
+__all__ = ['TARGET_UM', 'TILE', 'DISAGREEMENT', 'INTENSITY_AUG', 'SHIPPED', 'ENGINES', 'TRAIN_MICE', 'VAL_MICE', 'TEST_MICE',
            'resample_volume', 'zscore_slices', 'training_slices', 'intensity_augment', 'check_intensity',
            'slice_batches', 'masked_cross_entropy', 'class_weights', 'organ_loss', 'batch_dice', 'shipped_weights',
            'init_model', 'train_organ_model', 'target_shape', 'read_target_slices', 'predict_slices', 'segment_organs',
@@ -274,10 +274,20 @@ def read_target_slices(scan, voxel_size, k0, k1, target_um=TARGET_UM):
     out = (1 - w) * planes[z0 - lo] + w * planes[z1 - lo]
     return zscore_slices(out.numpy())
 
-def _load(models):
+ENGINES = ('torch', 'onnx')
+
+def _load(models, engine='torch'):
+    "Organ models (files or modules), in eval mode; with engine 'onnx' each runs through ONNX Runtime (`OnnxNetwork`, its graph cached)."
+    if engine not in ENGINES: raise DeepMACTError(f"engine must be one of {ENGINES}, got {engine!r}")
     models = [models] if not isinstance(models, (list, tuple)) else list(models)
     if not models: raise DeepMACTError("weights: at least one organ model is needed")
-    return [load_model(m) if not isinstance(m, torch.nn.Module) else m.eval() for m in models]
+    models = [m if isinstance(m, OnnxNetwork) else load_model(m) if not isinstance(m, torch.nn.Module) else m.eval() for m in models]
+    if engine == 'torch': return models
+    return [m if isinstance(m, OnnxNetwork) else OnnxNetwork(m, torch.get_num_threads()) for m in models]
+
+def _logits(m, x):
+    "Logits of a torch model or an `OnnxNetwork` for a batch `x` (n, 1, H, W), as a tensor."
+    return torch.from_numpy(m(np.ascontiguousarray(x.numpy()))) if isinstance(m, OnnxNetwork) else m(x)
 
 def predict_slices(models, x, tta=False, batch=16):
     """Organ probabilities (n, C, H, W) and disagreement heat (n, H, W) or None for z-scored slices `x` (n, H, W): the
@@ -291,8 +301,8 @@ def predict_slices(models, x, tta=False, batch=16):
                                     "mirroring would swap them")
             p, h = [], []
             for i in range(0, len(xt), batch):
-                logits = m(xt[i:i + batch])
-                if tta: logits = (logits + m(xt[i:i + batch].flip(3)).flip(3)) / 2
+                logits = _logits(m, xt[i:i + batch])
+                if tta: logits = (logits + _logits(m, xt[i:i + batch].flip(3)).flip(3)) / 2
                 p.append(torch.softmax(logits[:, :N_CLASSES], 1))
                 if logits.shape[1] > N_CLASSES: h.append(torch.sigmoid(logits[:, DISAGREEMENT]))
             probs.append(torch.cat(p)); heats.append(torch.cat(h) if h else None)
@@ -300,10 +310,11 @@ def predict_slices(models, x, tta=False, batch=16):
     heat = [h for h in heats if h is not None]
     return median(probs), (median(heat) if heat else None)
 
-def segment_organs(scan, voxel_size, models, tta=False, slab=16, probabilities=False):
+def segment_organs(scan, voxel_size, models, tta=False, slab=16, probabilities=False, engine='torch'):
     """Organ labels (uint8, `ORGANS` ids) and disagreement heat map (float32 0-1, or None) on the scan's own grid.
-    The scan (array or lazy `Scan`, library orientation) is read `slab` model slices at a time, so memory stays bounded."""
-    models = _load(models)
+    The scan (array or lazy `Scan`, library orientation) is read `slab` model slices at a time, so memory stays bounded.
+    `engine`: run the networks with PyTorch or ONNX Runtime (the same probabilities to float precision, faster on a CPU)."""
+    models = _load(models, engine)
     vs = check_voxel_size(voxel_size)
     if vs is None: raise DeepMACTError("voxel_size: the organ model needs the scan's voxel size (z, y, x) in um")
     target = float(models[0].meta.get('target_um', TARGET_UM))

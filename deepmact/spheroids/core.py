@@ -14,10 +14,9 @@ from ..metrics import shape_measures, outer_contour, largest_object, count_objec
 # %% auto #0
 __all__ = ['MULTIPLE', 'SPHEROID_CONFIGS', 'WEIGHTS', 'ENGINES', 'AUGMENTATIONS', 'BENCH_CASES', 'postprocess',
            'measure_spheroid', 'to_8bit', 'half_resolution', 'network_input', 'upsample2', 'logits_to_mask',
-           'spheroid_network', 'weights_path', 'load_spheroid_model', 'export_onnx', 'SpheroidSegmenter',
-           'otsu_baseline', 'training_sample', 'synthetic_samples', 'dihedral', 'doubled', 'random_crop',
-           'train_batches', 'val_batches', 'jaccard_distance_logits', 'train_spheroid_network', 'score_methods',
-           'summary_table', 'print_table']
+           'spheroid_network', 'weights_path', 'load_spheroid_model', 'SpheroidSegmenter', 'otsu_baseline',
+           'training_sample', 'synthetic_samples', 'dihedral', 'doubled', 'random_crop', 'train_batches', 'val_batches',
+           'jaccard_distance_logits', 'train_spheroid_network', 'score_methods', 'summary_table', 'print_table']
 
 # %% ../../nbs/31_spheroids.ipynb #a44e6f82
 def postprocess(prob, threshold=0.5):
@@ -133,22 +132,9 @@ def load_spheroid_model(weights=None):
     return model
 
 # %% ../../nbs/31_spheroids.ipynb #96c8e9b6
-ENGINES = ('onnx', 'torch')
+from ..unet import export_onnx, OnnxNetwork     # the core's ONNX export (03_unet); `export_onnx` is also this module's
 
-def export_onnx(model, path=None, size=(544, 672)):
-    "The ONNX graph of a spheroid network (input 'image' (1, 1, h, w), h and w multiples of 32, output 'logits'): written to `path` atomically, else returned as bytes."
-    import torch
-    from deepmact.io import atomic_path
-    model = model.eval()
-    buf = io.BytesIO()
-    with warnings.catch_warnings():   # the tracer warns that the padding branch is fixed: inputs come padded
-        warnings.simplefilter('ignore')
-        torch.onnx.export(model, torch.zeros(1, 1, *size), buf, input_names=['image'], output_names=['logits'],
-                          dynamic_axes={'image': {2: 'h', 3: 'w'}, 'logits': {2: 'h', 3: 'w'}}, opset_version=17,
-                          dynamo=False)
-    if path is None: return buf.getvalue()
-    with atomic_path(Path(path)) as tmp: Path(tmp).write_bytes(buf.getvalue())
-    return Path(path)
+ENGINES = ('onnx', 'torch')
 
 class SpheroidSegmenter:
     "Whole-image spheroid segmentation with a network through ONNX Runtime (`engine='onnx'`) or PyTorch; `threads` CPU threads."
@@ -159,17 +145,16 @@ class SpheroidSegmenter:
         if onnx_file and engine != 'onnx': raise DeepMACTError(f"weights: {weights} is an ONNX file; use engine 'onnx'")
         if onnx_file:
             if not Path(weights).is_file(): raise DeepMACTError(f"weights: {weights} does not exist")
-            graph, self.model = Path(weights).read_bytes(), None
-        else:
-            self.model = load_spheroid_model(weights)
-            self.meta = dict(self.model.meta)
-            graph = export_onnx(self.model) if engine == 'onnx' else None
-        if engine == 'onnx':
             import onnxruntime as ort
             so = ort.SessionOptions()
             so.intra_op_num_threads, so.inter_op_num_threads = self.threads, 1
-            try: self.session = ort.InferenceSession(graph, so, providers=['CPUExecutionProvider'])
+            try: self.session, self.model = ort.InferenceSession(Path(weights).read_bytes(), so, providers=['CPUExecutionProvider']), None
             except Exception as e: raise DeepMACTError(f"weights: {weights} is not an ONNX model ONNX Runtime can run ({type(e).__name__})") from None
+        else:
+            self.model = load_spheroid_model(weights)
+            self.meta = dict(self.model.meta)
+            # the graph of a weight file is exported once and kept (`cached_onnx`, 03_unet)
+            if engine == 'onnx': self.session = OnnxNetwork(self.model, self.threads).session
 
     def logits(self, x):
         "Logits (h, w) of the network for an input (1, 1, h, w) from `network_input`."
