@@ -19,7 +19,7 @@ from .io import DeepMACTError, atomic_path
 # %% auto #0
 __all__ = ['RESNET_STAGES', 'CONFIGS', 'WEIGHTS_DIR', 'DEFAULT_WEIGHTS', 'ONNX_OPSET', 'CrossHairConv3d', 'conv_block', 'UNet',
            'BasicBlock', 'ResNetUNet', 'PatchClassifier', 'build_unet', 'count_parameters', 'save_model', 'load_model',
-           'export_onnx', 'onnx_cache_dir', 'cached_onnx', 'OnnxNetwork']
+           'export_onnx', 'onnx_cache_dir', 'weights_key', 'cached_onnx', 'OnnxNetwork']
 
 # %% ../nbs/03_unet.ipynb #8e233c08
 class CrossHairConv3d(nn.Conv3d):
@@ -215,7 +215,6 @@ def load_model(path=None, device='cpu'):
     try: model.load_state_dict(blob['state_dict'])
     except RuntimeError as e: raise DeepMACTError(f"weights: {path} does not match its configuration: {e}") from None
     model.meta = blob.get('meta', {})
-    model.weights_file = path               # where it came from: `cached_onnx` keeps its ONNX graph by this file's content
     # channels-last weights: 2D convolutions run faster on CPU, with the same results
     if model.config.get('dim', 2) == 2: model = model.to(memory_format=torch.channels_last)
     return model.eval()
@@ -245,18 +244,23 @@ def onnx_cache_dir() -> Path:
     "Where exported ONNX graphs are kept: `$DEEPMACT_CACHE`, else ~/.cache/deepmact."
     return Path(os.environ.get('DEEPMACT_CACHE') or Path.home() / '.cache' / 'deepmact')
 
-def cached_onnx(model, cache=True) -> bytes:
-    "The ONNX graph of `model` (`export_onnx`), from the cache when the model was loaded from a file (`load_model`) whose graph was made before."
-    weights = getattr(model, 'weights_file', None)
-    if not cache or weights is None or not Path(weights).is_file(): return export_onnx(model)
+def weights_key(model) -> str:
+    "A fingerprint of a network: SHA-256 (20 hex digits) of its configuration and every tensor of its state, whatever memory layout they are in."
     import hashlib
-    key = hashlib.sha256(Path(weights).read_bytes()).hexdigest()[:20]
-    path = onnx_cache_dir() / 'onnx' / f"{key}-opset{ONNX_OPSET}-torch{torch.__version__.split('+')[0]}.onnx"
+    h = hashlib.sha256(json.dumps(model.config, sort_keys=True, default=str).encode())
+    for k, v in model.state_dict().items():
+        h.update(k.encode()); h.update(v.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:20]
+
+def cached_onnx(model, cache=True) -> bytes:
+    "The ONNX graph of `model` (`export_onnx`), from the cache when a network with the same weights was exported before."
+    if not cache: return export_onnx(model)
+    path = onnx_cache_dir() / 'onnx' / f"{weights_key(model)}-opset{ONNX_OPSET}-torch{torch.__version__.split('+')[0]}.onnx"
     if path.is_file(): return path.read_bytes()
     graph = export_onnx(model)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(path) as tmp: Path(tmp).write_bytes(graph)
+        with atomic_path(path) as tmp: Path(tmp).write_bytes(graph)     # two processes may race: each writes a whole file
     except OSError: pass                  # a read-only home: the graph is used from memory
     return graph
 
