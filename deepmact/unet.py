@@ -17,9 +17,10 @@ import torch.nn.functional as F
 from .io import DeepMACTError, atomic_path
 
 # %% auto #0
-__all__ = ['RESNET_STAGES', 'CONFIGS', 'WEIGHTS_DIR', 'DEFAULT_WEIGHTS', 'ONNX_OPSET', 'CrossHairConv3d', 'conv_block', 'UNet',
-           'BasicBlock', 'ResNetUNet', 'PatchClassifier', 'build_unet', 'count_parameters', 'save_model', 'load_model',
-           'export_onnx', 'onnx_cache_dir', 'weights_key', 'cached_onnx', 'OnnxNetwork']
+__all__ = ['RESNET_STAGES', 'CONFIGS', 'WEIGHTS_DIR', 'DEFAULT_WEIGHTS', 'ONNX_OPSET', 'ONNX_FORMAT', 'ENGINES',
+           'CrossHairConv3d', 'conv_block', 'UNet', 'BasicBlock', 'ResNetUNet', 'PatchClassifier', 'build_unet',
+           'count_parameters', 'save_model', 'load_model', 'export_onnx', 'onnx_cache_dir', 'weights_key',
+           'cached_onnx', 'OnnxNetwork']
 
 # %% ../nbs/03_unet.ipynb #8e233c08
 class CrossHairConv3d(nn.Conv3d):
@@ -221,13 +222,16 @@ def load_model(path=None, device='cpu'):
 
 # %% ../nbs/03_unet.ipynb #c4e1a2b1
 ONNX_OPSET = 17
+ONNX_FORMAT = 1          # raise when `export_onnx` changes what it writes: cached graphs of the old format are not used
+ENGINES = ('onnx', 'torch')   # how a chapter runs its 2D networks on a CPU
 
 def export_onnx(model, path=None, size=None):
     "The ONNX graph of a 2D network of the builder (input 'image' (n, c, h, w) with h and w multiples of `model.multiple`, output 'logits'; batch, height and width free): written to `path` atomically, else returned as bytes."
     import io, warnings
     if getattr(model, 'dim', 2) != 2 or not hasattr(model, 'multiple'):
         raise DeepMACTError(f"export_onnx: a 2D network of the builder is needed, got {type(model).__name__}")
-    model = model.eval()
+    was_training = model.training
+    model.eval()
     c = model.config.get('in_channels', 1)
     size = size or (model.multiple, model.multiple)
     buf = io.BytesIO()
@@ -236,13 +240,16 @@ def export_onnx(model, path=None, size=None):
         torch.onnx.export(model, torch.zeros(1, c, *size), buf, input_names=['image'], output_names=['logits'],
                           dynamic_axes={'image': {0: 'n', 2: 'h', 3: 'w'}, 'logits': {0: 'n', 2: 'h', 3: 'w'}},
                           opset_version=ONNX_OPSET, dynamo=False)
+    model.train(was_training)
     if path is None: return buf.getvalue()
     with atomic_path(Path(path)) as tmp: Path(tmp).write_bytes(buf.getvalue())
     return Path(path)
 
-def onnx_cache_dir() -> Path:
-    "Where exported ONNX graphs are kept: `$DEEPMACT_CACHE`, else ~/.cache/deepmact."
-    return Path(os.environ.get('DEEPMACT_CACHE') or Path.home() / '.cache' / 'deepmact')
+def onnx_cache_dir() -> Path | None:
+    "Where exported ONNX graphs are kept: `$DEEPMACT_CACHE`, else ~/.cache/deepmact; None without a home folder."
+    if os.environ.get('DEEPMACT_CACHE'): return Path(os.environ['DEEPMACT_CACHE'])
+    try: return Path.home() / '.cache' / 'deepmact'
+    except RuntimeError: return None      # no HOME and no passwd entry (some containers)
 
 def weights_key(model) -> str:
     "A fingerprint of a network: SHA-256 (20 hex digits) of its configuration and every tensor of its state, whatever memory layout they are in."
@@ -252,11 +259,14 @@ def weights_key(model) -> str:
         h.update(k.encode()); h.update(v.detach().cpu().contiguous().numpy().tobytes())
     return h.hexdigest()[:20]
 
-def cached_onnx(model, cache=True) -> bytes:
-    "The ONNX graph of `model` (`export_onnx`), from the cache when a network with the same weights was exported before."
-    if not cache: return export_onnx(model)
-    path = onnx_cache_dir() / 'onnx' / f"{weights_key(model)}-opset{ONNX_OPSET}-torch{torch.__version__.split('+')[0]}.onnx"
-    if path.is_file(): return path.read_bytes()
+def cached_onnx(model, cache=True, refresh=False) -> bytes:
+    "The ONNX graph of `model` (`export_onnx`), from the cache when a network with the same weights was exported before (`refresh`: export again and replace it)."
+    folder = onnx_cache_dir() if cache else None
+    if folder is None: return export_onnx(model)
+    path = folder / 'onnx' / f"{weights_key(model)}-f{ONNX_FORMAT}-opset{ONNX_OPSET}-torch{torch.__version__.split('+')[0]}.onnx"
+    if path.is_file() and not refresh:
+        try: return path.read_bytes()
+        except OSError: pass
     graph = export_onnx(model)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -271,7 +281,9 @@ class OnnxNetwork:
         self.multiple, self.config, self.meta = model.multiple, dict(model.config), dict(getattr(model, 'meta', {}))
         so = ort.SessionOptions()
         so.intra_op_num_threads, so.inter_op_num_threads = int(threads), 1
-        self.session = ort.InferenceSession(cached_onnx(model, cache), so, providers=['CPUExecutionProvider'])
+        try: self.session = ort.InferenceSession(cached_onnx(model, cache), so, providers=['CPUExecutionProvider'])
+        except Exception:                 # a damaged cached graph: exported again, and the cache mended
+            self.session = ort.InferenceSession(cached_onnx(model, cache, refresh=True), so, providers=['CPUExecutionProvider'])
 
     def __call__(self, x) -> np.ndarray:
         x = np.ascontiguousarray(x, np.float32)

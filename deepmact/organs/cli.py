@@ -41,11 +41,14 @@ def overview_figure(image, labels, voxel_size, title=''):
     from matplotlib.figure import Figure          # no pyplot: no backend switched, nothing global (a command line, a thread)
     from scipy import ndimage as ndi
     img, labels = np.asarray(image, np.float32), np.asarray(labels)
+    if labels.dtype.kind not in 'iu': labels = np.rint(labels).astype(np.int32)      # float labels (nibabel's get_fdata)
     # each organ projected within its own bounding box: a small mask to outline instead of the whole scan per organ
-    boxes = ndi.find_objects(labels, max_label=N_CLASSES - 1) if labels.dtype.kind in 'iu' else [None] * (N_CLASSES - 1)
+    boxes = ndi.find_objects(np.clip(labels, 0, N_CLASSES - 1), max_label=N_CLASSES - 1)
+    vz, vy, vx = voxel_size
     fig = Figure(figsize=(7, 5))
-    axs = fig.subplots(1, 2, gridspec_kw=dict(width_ratios=[img.shape[2] * voxel_size[2], img.shape[0] * voxel_size[0]]))
-    for ax, axis, aspect in ((axs[0], 0, voxel_size[1] / voxel_size[2]), (axs[1], 2, voxel_size[1] / voxel_size[0])):
+    # coronal: (y, x) rows and columns; sagittal: (z, y), y along the width as in the coronal view's height
+    axs = fig.subplots(1, 2, gridspec_kw=dict(width_ratios=[img.shape[2] * vx, img.shape[1] * vy]))
+    for ax, axis, aspect in ((axs[0], 0, vy / vx), (axs[1], 2, vz / vy)):
         proj = img.mean(axis)
         ax.imshow(proj, cmap='gray', aspect=aspect, vmin=np.percentile(proj, 1), vmax=np.percentile(proj, 99.5))
         for oid, box in enumerate(boxes, 1):
@@ -80,8 +83,6 @@ def segment_command(args):
     import threading
     from deepmact.organs.model import segment_organs, shipped_weights, _load
     t0 = time.perf_counter()
-    # the figure's library (about 0.4 s to import) loads while the network runs
-    threading.Thread(target=lambda: __import__('matplotlib.figure') and __import__('matplotlib.backends.backend_agg'), daemon=True).start()
     vs_arg = check_voxel_size(args.voxel_size, '--voxel-size') if args.voxel_size else None
     volume, vs, like = read_volume(args.scan, vs_arg)
     if vs is None:
@@ -91,6 +92,11 @@ def segment_command(args):
     for w in weights:
         if not Path(w).is_file(): raise DeepMACTError(f"--weights: {w} does not exist")
     models = _load([Path(w) for w in weights], args.engine)
+    # the figure's library (about 0.4 s to import) loads while the network runs; if it fails, the figure says why later
+    def _import_figure():
+        try: import matplotlib.figure, matplotlib.backends.backend_agg
+        except Exception: pass
+    threading.Thread(target=_import_figure, daemon=True).start()
     out = Path(args.out); out.mkdir(parents=True, exist_ok=True)
     result = segment_organs(volume, vs, models, tta=args.tta, probabilities=args.save_probabilities, engine=args.engine)
     labels, heat = result['labels'], result['uncertainty']
@@ -235,21 +241,26 @@ def main(argv=None) -> int:
     return {'train': train_command, 'evaluate': evaluate_command, None: segment_command}[sub](args)
 
 # %% ../../nbs/29_organs_cli.ipynb #20a6c0ba
-def bench_organs(repeat=1, threads=2, weights=None):
-    "Seconds for `deepmact organs` on a whole-body CT (160 x 400 x 200 voxels, 240 um), end to end, best of `repeat`."
+def bench_organs(repeat=1, threads=2, weights=None, engines=('onnx', 'torch')):
+    "Seconds for `deepmact organs` on a whole-body CT (160 x 400 x 200 voxels, 240 um), end to end in this process, best of `repeat` per engine (the engines alternate, so they share the machine's state)."
     import tempfile, torch
     from deepmact.organs.data import organ_scan, write_organ_scan
     torch.set_num_threads(threads)
+    engines = tuple(engines)
+    times = {e: [] for e in engines}
     with tempfile.TemporaryDirectory() as d:
         scan = organ_scan(100, 0, 'ct')
         write_organ_scan(scan, d, annotators=())
         path = Path(d) / 'scans' / f'{scan.name}.nii.gz'
-        times = []
         for _ in range(max(1, int(repeat))):
-            t0 = time.perf_counter()
-            main([str(path), '--out', f'{d}/out'] + (['--weights', *map(str, weights)] if weights else []))
-            times.append(time.perf_counter() - t0)
-    result = dict(shape=list(scan.image.shape), voxel_size_um=list(scan.voxel_size), seconds=round(min(times), 3),
-                  models=len(weights) if weights else 1, threads=threads)
-    print(f"organs: {result['shape']} CT in {result['seconds']} s ({result['models']} model, {threads} threads)")
+            for e in engines:
+                t0 = time.perf_counter()
+                main([str(path), '--out', f'{d}/out-{e}', '--engine', e] + (['--weights', *map(str, weights)] if weights else []))
+                times[e].append(time.perf_counter() - t0)
+    models = len(weights) if weights else 1
+    result = dict(shape=list(scan.image.shape), voxel_size_um=list(scan.voxel_size), seconds=round(min(times[engines[0]]), 3),
+                  engine=engines[0], by_engine={e: round(min(t), 3) for e, t in times.items()}, models=models, threads=threads)
+    print(f"organs: {result['shape']} CT, best of {max(1, int(repeat))}: " +
+          ', '.join(f"{e} {s} s ({s / models:.2f} s per model)" for e, s in result['by_engine'].items()) +
+          f" ({models} model{'s' if models > 1 else ''}, {threads} threads)")
     return result

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from ..io import DeepMACTError, check_voxel_size
-from ..unet import build_unet, save_model, load_model, WEIGHTS_DIR, OnnxNetwork
+from ..unet import build_unet, save_model, load_model, WEIGHTS_DIR, OnnxNetwork, ENGINES
 from ..train import fit, dice_loss_multiclass, dice_loss_binary
 from .data import ORGANS, N_CLASSES, ORGAN_IDS
 
@@ -18,7 +18,7 @@ TILE = (192, 96)            # training tile (y, x) in target voxels: 77 x 38 mm,
 DISAGREEMENT = N_CLASSES    # channel index of the disagreement output (after the organ classes)
 
 # %% auto #0
-__all__ = ['TARGET_UM', 'TILE', 'DISAGREEMENT', 'INTENSITY_AUG', 'SHIPPED', 'ENGINES', 'TRAIN_MICE', 'VAL_MICE', 'TEST_MICE',
+__all__ = ['TARGET_UM', 'TILE', 'DISAGREEMENT', 'INTENSITY_AUG', 'SHIPPED', 'TRAIN_MICE', 'VAL_MICE', 'TEST_MICE',
            'resample_volume', 'zscore_slices', 'training_slices', 'intensity_augment', 'check_intensity',
            'slice_batches', 'masked_cross_entropy', 'class_weights', 'organ_loss', 'batch_dice', 'shipped_weights',
            'init_model', 'train_organ_model', 'target_shape', 'read_target_slices', 'predict_slices', 'segment_organs',
@@ -274,15 +274,15 @@ def read_target_slices(scan, voxel_size, k0, k1, target_um=TARGET_UM):
     out = (1 - w) * planes[z0 - lo] + w * planes[z1 - lo]
     return zscore_slices(out.numpy())
 
-ENGINES = ('torch', 'onnx')
-
 def _load(models, engine='torch'):
     "Organ models (files or modules), in eval mode; with engine 'onnx' each runs through ONNX Runtime (`OnnxNetwork`, its graph cached)."
     if engine not in ENGINES: raise DeepMACTError(f"engine must be one of {ENGINES}, got {engine!r}")
     models = [models] if not isinstance(models, (list, tuple)) else list(models)
     if not models: raise DeepMACTError("weights: at least one organ model is needed")
     models = [m if isinstance(m, OnnxNetwork) else load_model(m) if not isinstance(m, torch.nn.Module) else m.eval() for m in models]
-    if engine == 'torch': return models
+    if engine == 'torch':
+        if any(isinstance(m, OnnxNetwork) for m in models): raise DeepMACTError("engine 'torch' was asked for, but a model is an OnnxNetwork")
+        return models
     return [m if isinstance(m, OnnxNetwork) else OnnxNetwork(m, torch.get_num_threads()) for m in models]
 
 def _logits(m, x):

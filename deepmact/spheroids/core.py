@@ -12,10 +12,10 @@ from ..io import DeepMACTError
 from ..metrics import shape_measures, outer_contour, largest_object, count_objects
 
 # %% auto #0
-__all__ = ['MULTIPLE', 'SPHEROID_CONFIGS', 'WEIGHTS', 'ENGINES', 'AUGMENTATIONS', 'BENCH_CASES', 'postprocess',
-           'measure_spheroid', 'to_8bit', 'half_resolution', 'network_input', 'upsample2', 'logits_to_mask',
-           'spheroid_network', 'weights_path', 'load_spheroid_model', 'SpheroidSegmenter', 'otsu_baseline',
-           'training_sample', 'synthetic_samples', 'dihedral', 'doubled', 'random_crop', 'train_batches', 'val_batches',
+__all__ = ['MULTIPLE', 'SPHEROID_CONFIGS', 'WEIGHTS', 'AUGMENTATIONS', 'BENCH_CASES', 'postprocess', 'measure_spheroid',
+           'to_8bit', 'half_resolution', 'network_input', 'upsample2', 'logits_to_mask', 'spheroid_network',
+           'weights_path', 'load_spheroid_model', 'SpheroidSegmenter', 'otsu_baseline', 'training_sample',
+           'synthetic_samples', 'dihedral', 'doubled', 'random_crop', 'train_batches', 'val_batches',
            'jaccard_distance_logits', 'train_spheroid_network', 'score_methods', 'summary_table', 'print_table']
 
 # %% ../../nbs/31_spheroids.ipynb #a44e6f82
@@ -132,9 +132,7 @@ def load_spheroid_model(weights=None):
     return model
 
 # %% ../../nbs/31_spheroids.ipynb #96c8e9b6
-from ..unet import export_onnx, OnnxNetwork     # the core's ONNX export (03_unet); `export_onnx` is also this module's
-
-ENGINES = ('onnx', 'torch')
+from ..unet import export_onnx, OnnxNetwork, ENGINES     # the core's ONNX export (03_unet); `export_onnx` is also this module's
 
 class SpheroidSegmenter:
     "Whole-image spheroid segmentation with a network through ONNX Runtime (`engine='onnx'`) or PyTorch; `threads` CPU threads."
