@@ -349,6 +349,8 @@ def _parser():
     q.add_argument('--no-two-views', action='store_true',
                    help='do not look for metastases two views see and the third cannot (the published predict_3D)')
     q.add_argument('--no-split', action='store_true', help='keep touching blobs as one detection (default: split them at their necks)')
+    q.add_argument('--engine', choices=('torch', 'onnx'), default='torch',
+                   help='run the network with PyTorch (default) or ONNX Runtime (the same detections; its graph is cached)')
     q.add_argument('--no-resample', action='store_true',
                    help='do not resample an anisotropic scan (given --voxel-size or its metadata) to isotropic voxels for the network')
     q.add_argument('--black-level', default='auto', type=_counts_or_auto,
@@ -473,7 +475,8 @@ def _main(argv=None) -> int:
             res = detect_scan(scan, args.out, weights, mode=args.mode, threshold=threshold,
                               two_views=not args.no_two_views, min_contrast=args.min_contrast or None, size=args.size,
                               overlap=args.overlap, only_tissue=not args.all, black_level=args.black_level,
-                              detector=detector, split=not args.no_split, resample=not args.no_resample)
+                              detector=detector, split=not args.no_split, resample=not args.no_resample,
+                              engine=args.engine)
             print_detection(res, args.out)
             if args.organs:
                 from deepmact.analysis import analyze

@@ -12,7 +12,7 @@ from scipy import ndimage as ndi
 import deepmact
 from .io import DeepMACTError, DeepMACTWarning, open_scan, atomic_path, check_voxel_size
 from .prep import plan_with_tissue, cut_volume, max_projections, projections_with_depth, subvolume_name, write_plan, overview
-from .unet import load_model
+from .unet import load_model, OnnxNetwork, ENGINES
 from .train import normalize_projection, network_input, uses_depth
 from .metastases import metastasis_record, keeps, deduplicate, global_points, local_voxels
 
@@ -98,9 +98,11 @@ def predict_maps(model, triplet, depths=None):
         raise DeepMACTError(f"depths must have the projections' shapes {[np.shape(p) for p in triplet]}, got {[np.shape(d) for d in depths]}")
     else: images = [np.stack([p, d]) for p, d in zip(triplet, depths)]
     xs = [torch.from_numpy(network_input(im))[None] for im in images]
+    # a model run through ONNX Runtime (`OnnxNetwork`, `detect_scan(engine='onnx')`) takes and gives numpy arrays
+    net = (lambda x: torch.from_numpy(model(x.numpy()))) if isinstance(model, OnnxNetwork) else model
     with torch.inference_mode():
-        if len({x.shape for x in xs}) == 1: out = torch.sigmoid(model(torch.cat(xs))).numpy()[:, 0]
-        else: out = [torch.sigmoid(model(x)).numpy()[0, 0] for x in xs]
+        if len({x.shape for x in xs}) == 1: out = torch.sigmoid(net(torch.cat(xs))).numpy()[:, 0]
+        else: out = [torch.sigmoid(net(x)).numpy()[0, 0] for x in xs]
     return tuple(np.ascontiguousarray(o, np.float32) for o in out)
 
 
@@ -362,7 +364,7 @@ def _detector_name(detector):
 
 def detect_scan(scan, out_dir, model=None, mode='multiply', threshold=0.5, two_views=True, min_contrast=1.4, size=350,
                 overlap=50, voxel_size=None, only_tissue=True, progress=True, prefetch=True, detector=None, workers=None,
-                black_level='auto', split=True, resample=True):
+                black_level='auto', split=True, resample=True, engine='torch'):
     "Detect and segment the metastases of a whole scan into `out_dir`; resumes an interrupted run. Returns a summary dict."
     t_start = time.perf_counter()
     scan = copy.copy(open_scan(scan, voxel_size))
@@ -379,6 +381,7 @@ def detect_scan(scan, out_dir, model=None, mode='multiply', threshold=0.5, two_v
     elif model is None or isinstance(model, (str, Path)): model = load_model(model)
     if detector is None and model.config.get('kind') == 'patch':
         raise DeepMACTError("weights: this is the candidate detector's patch classifier, not a U-Net: use --detector candidates (detector=candidate_detect)")
+    if engine not in ENGINES: raise DeepMACTError(f"engine must be one of {', '.join(ENGINES)}; got {engine!r}")
     if mode not in MODES: raise DeepMACTError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
     if not 0 <= threshold < 1: raise DeepMACTError(f"threshold must be in [0, 1), got {threshold!r}")
     if min_contrast is not None and not min_contrast >= 0:
@@ -449,6 +452,8 @@ def detect_scan(scan, out_dir, model=None, mode='multiply', threshold=0.5, two_v
     all_threads = torch.get_num_threads()
     net_threads = max(1, all_threads - 1) if dim == 2 else all_threads
     torch.set_num_threads(net_threads)
+    # ONNX Runtime runs the 2D network (the same maps to float precision); its graph is exported once and cached
+    net = OnnxNetwork(model, net_threads) if engine == 'onnx' and dim == 2 else model
     procs, in_flight = None, 1
     if detector is not None:
         import multiprocessing
@@ -467,8 +472,8 @@ def detect_scan(scan, out_dir, model=None, mode='multiply', threshold=0.5, two_v
                 elif depth or fz != 1:
                     triplet, depths = projections_with_depth(net_cube) if depth else (max_projections(net_cube), None)
                     t1 = time.perf_counter(); timings['project'] += t1 - t0; t0 = t1
-                    out = predict_maps(model, triplet, depths)
-                else: out = predict_maps(model, triplet)
+                    out = predict_maps(net, triplet, depths)
+                else: out = predict_maps(net, triplet)
                 timings['network'] += time.perf_counter() - t0
                 pending.append(worker.submit(finish, sv, cube, triplet, out, net_cube))
                 while len(pending) > in_flight: pending.pop(0).result()
@@ -501,7 +506,8 @@ def detect_scan(scan, out_dir, model=None, mode='multiply', threshold=0.5, two_v
                    timings={k: round(v, 3) for k, v in timings.items()},
                    voxels_per_second=scan.size / timings['total'],
                    versions=dict(deepmact=deepmact.__version__, torch=str(torch.__version__), numpy=np.__version__,
-                                 python=platform.python_version()), threads=net_threads)
+                                 python=platform.python_version()), threads=net_threads,
+                   engine=engine if dim == 2 else 'torch')
     _write_json(out_dir / 'run.json', summary)
     if summary['nonfinite_voxels']:
         scan._nf.first_warning()          # said here, once: a later reader of the same scan (--organs auto) says nothing
