@@ -223,8 +223,8 @@ def _parser(sub):
         p.add_argument('--modality', default='ct', choices=['ct', 'ct-contrast', 'lightsheet'])
         p.add_argument('--voxel-size', **vs); p.add_argument('--save-probabilities', action='store_true')
         p.add_argument('--tta', action='store_true', help='also predict the mirrored slices (models trained with mirroring)')
-        p.add_argument('--engine', default='onnx', choices=['onnx', 'torch'],
-                       help='run the networks with ONNX Runtime (default: faster on a CPU, the same labels) or PyTorch')
+        p.add_argument('--engine', default='torch', choices=['torch', 'onnx'],
+                       help='run the networks with PyTorch (default) or ONNX Runtime (the same labels; its graph is cached)')
     return p
 
 class _ArgError(Exception): pass
@@ -241,7 +241,7 @@ def main(argv=None) -> int:
     return {'train': train_command, 'evaluate': evaluate_command, None: segment_command}[sub](args)
 
 # %% ../../nbs/29_organs_cli.ipynb #20a6c0ba
-def bench_organs(repeat=1, threads=2, weights=None, engines=('onnx', 'torch')):
+def bench_organs(repeat=1, threads=2, weights=None, engines=('torch', 'onnx')):
     "Seconds for `deepmact organs` on a whole-body CT (160 x 400 x 200 voxels, 240 um), end to end in this process, best of `repeat` per engine (the engines alternate, so they share the machine's state)."
     import tempfile, torch
     from deepmact.organs.data import organ_scan, write_organ_scan
