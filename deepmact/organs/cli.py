@@ -241,7 +241,7 @@ def main(argv=None) -> int:
     return {'train': train_command, 'evaluate': evaluate_command, None: segment_command}[sub](args)
 
 # %% ../../nbs/29_organs_cli.ipynb #20a6c0ba
-def bench_organs(repeat=1, threads=2, weights=None, engines=('torch', 'onnx')):
+def bench_organs(repeat=3, threads=2, weights=None, engines=('torch', 'onnx')):
     "Seconds for `deepmact organs` on a whole-body CT (160 x 400 x 200 voxels, 240 um), end to end in this process, best of `repeat` per engine (the engines alternate, so they share the machine's state)."
     import tempfile, torch
     from deepmact.organs.data import organ_scan, write_organ_scan

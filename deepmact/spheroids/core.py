@@ -4,7 +4,7 @@
 
 # %% ../../nbs/31_spheroids.ipynb #c0a375e1
 from __future__ import annotations
-import io, json, math, time, warnings
+import json, math, time
 from pathlib import Path
 import numpy as np
 from scipy import ndimage as ndi
