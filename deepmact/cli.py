@@ -455,6 +455,7 @@ def _main(argv=None) -> int:
             detector = None
             weights = args.weights
             if args.dip is not None and args.detector != 'candidates': raise DeepMACTError("--dip is a setting of --detector candidates")
+            if args.engine != 'torch' and args.detector != 'network': raise DeepMACTError("--engine is a setting of --detector network")
             if args.detector == 'filter': from deepmact.filter_detector import filter_detect as detector
             elif args.detector == 'candidates':
                 import functools

@@ -247,6 +247,7 @@ def bench_organs(repeat=3, threads=2, weights=None, engines=('torch', 'onnx')):
     from deepmact.organs.data import organ_scan, write_organ_scan
     torch.set_num_threads(threads)
     engines = tuple(engines)
+    if not engines or not set(engines) <= {'torch', 'onnx'}: raise DeepMACTError(f"engines must be some of torch, onnx; got {engines}")
     times = {e: [] for e in engines}
     with tempfile.TemporaryDirectory() as d:
         scan = organ_scan(100, 0, 'ct')
