@@ -129,8 +129,8 @@ def candidate_patches(contrast, points, radii_vx, responses, size=PATCH_VX, chun
         out[a:a + m, 3] = np.asarray(responses[a:a + m], np.float32)[:, None, None, None] / 10
     return out
 
-def candidate_labels(points, labels, truth, off_centre=None):
-    "Training target per candidate: 1 within max(2, 0.6 radius) of a metastasis' centre, 0 outside every metastasis, -1 (ignored) elsewhere inside one; with `off_centre` (a factor), 0 also beyond max(3, off_centre x radius) from the centre of a metastasis that has a centre candidate."
+def candidate_labels(points, labels, truth, off_centre=None, isolated_only=False):
+    "Training target per candidate: 1 within max(2, 0.6 radius) of a metastasis' centre, 0 outside every metastasis, -1 (ignored) elsewhere inside one; with `off_centre` (a factor), 0 also beyond max(3, off_centre x radius) from the centre of a metastasis that has a centre candidate (`isolated_only`: of one that touches no other, by the truth's `touching`)."
     pts = np.asarray(points, int).reshape(-1, 3)
     ids = np.asarray(labels[tuple(pts.T)]) if len(pts) else np.zeros(0, int)
     centre = {t['metastasis_id']: (np.array([t['z'], t['y'], t['x']]), t['radius_vx']) for t in truth}
@@ -143,6 +143,7 @@ def candidate_labels(points, labels, truth, off_centre=None):
         if dist[k] <= max(2.0, 0.6 * r): y[k] = 1
     if off_centre is not None:
         with_centre = set(ids[y == 1].tolist())
+        if isolated_only: with_centre -= {t['metastasis_id'] for t in truth if t.get('touching', 0)}
         for k in np.flatnonzero((y == -1) & np.isin(ids, list(with_centre))):
             if dist[k] > max(3.0, off_centre * centre[int(ids[k])][1]): y[k] = 0
     return y
@@ -157,15 +158,18 @@ def same_blob(smooth, a, b, dip=0.2):
 
 REACH_RADII = 2.5      # a region reaches this many of its candidate's radii
 
-def grow_regions(smooth, points, radii_vx, dip=0.2, members=None):
-    "Owner volume (int32, 0 = none) of the half-maximum regions around `points` (best first), a voxel to the nearest accepted centre in radii; a point inside an earlier region with no dip between them joins it. Returns (owner, kept indices); `members`, a list, gets per region the indices of its points (its own first, then those that joined)."
+def grow_regions(smooth, points, radii_vx, dip=0.2, members=None, join_radii=None):
+    "Owner volume (int32, 0 = none) of the half-maximum regions around `points` (best first), a voxel to the nearest accepted centre in radii; a point inside an earlier region joins it when no dip lies between them and it is within `join_radii` times the larger of their radii (None: at any distance). Returns (owner, kept indices); `members`, a list, gets per region the indices of its points (its own first, then those that joined)."
     if members is not None and not (isinstance(members, list) and not members):
         raise DeepMACTError(f"members must be an empty list (it receives the regions' points), got {members!r}")
+    if join_radii is not None and not (isinstance(join_radii, (int, float)) and not isinstance(join_radii, bool) and join_radii > 0):
+        raise DeepMACTError(f"join_radii must be a positive number of radii or None, got {join_radii!r}")
     owner = np.zeros(smooth.shape, np.int32); nearest = np.full(smooth.shape, np.inf, np.float32)
     centres, kept = [], []
     for k, (p, r) in enumerate(zip(np.asarray(points, int), radii_vx)):
         j = owner[tuple(p)]
-        if j and same_blob(smooth, p, centres[j - 1], dip):
+        if (j and (join_radii is None or np.linalg.norm(p - centres[j - 1]) <= join_radii * max(r, radii_vx[kept[j - 1]]))
+                and same_blob(smooth, p, centres[j - 1], dip)):
             if members is not None: members[j - 1].append(k)
             continue
         half = int(math.ceil(REACH_RADII * r)) + 1
@@ -186,8 +190,8 @@ def grow_regions(smooth, points, radii_vx, dip=0.2, members=None):
 
 # %% ../nbs/09a_candidates.ipynb #f2fb2eb2
 def candidate_training_data(scans, classifier=None, n_sd=6.0, negatives=10, hard=15, seed=0, workers=2, progress=True, shoulders=True,
-                            off_centre=None):
-    "Patches `x` (float16), targets `y` and scan index `group` from labelled scans (with `.labels` and `.truth`): every centre candidate, `negatives` random and (with a `classifier`) `hard` best-scored wrong ones per positive (`shoulders`: see `blob_candidates`; `off_centre`: see `candidate_labels`)."
+                            off_centre=None, isolated_only=False):
+    "Patches `x` (float16), targets `y` and scan index `group` from labelled scans (with `.labels` and `.truth`): every centre candidate, `negatives` random and (with a `classifier`) `hard` best-scored wrong ones per positive (`shoulders`: see `blob_candidates`; `off_centre`, `isolated_only`: see `candidate_labels`)."
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
     from tqdm.auto import tqdm
@@ -199,7 +203,7 @@ def candidate_training_data(scans, classifier=None, n_sd=6.0, negatives=10, hard
     if classifier is not None:
         if not isinstance(classifier, (str, Path)): raise DeepMACTError(f"classifier must be the path of a model file, got {type(classifier).__name__}")
         _classifier(classifier); classifier = str(classifier)      # a bad file: one error here, not one per worker
-    jobs = [(s, classifier, n_sd, negatives, hard, seed + k, shoulders, off_centre) for k, s in enumerate(scans)]
+    jobs = [(s, classifier, n_sd, negatives, hard, seed + k, shoulders, off_centre, isolated_only) for k, s in enumerate(scans)]
     X, Y, G, found = [], [], [], []
     # workers=1 stays in this process; more are spawned (no fork beside torch's threads)
     pool = (ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context('spawn'), initializer=_one_thread)
@@ -222,11 +226,11 @@ def _one_thread():
     import torch; torch.set_num_threads(1)    # one process per core
 
 def _scan_patches(job):
-    scan, classifier, n_sd, negatives, hard, seed, shoulders, off_centre = job
+    scan, classifier, n_sd, negatives, hard, seed, shoulders, off_centre, isolated_only = job
     v = np.asarray(scan[...], np.float32); labels = np.asarray(scan.labels[...])
     c = contrast_image(v)
     pts, radii, resp = blob_candidates(c, n_sd, shoulders=shoulders)
-    y = candidate_labels(pts, labels, scan.truth, off_centre)
+    y = candidate_labels(pts, labels, scan.truth, off_centre, isolated_only)
     rng = np.random.default_rng(seed)
     pos, neg = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
     picked = np.zeros(0, int)
@@ -343,15 +347,17 @@ class LabelledVolume:
 # %% ../nbs/09a_candidates.ipynb #ec45e44b
 CANDIDATE_WEIGHTS = 'candidates.pt'
 
-def candidate_detect(volume, weights=None, threshold=0.9, n_sd=6.0, dip=0.2, shoulders=True):
+def candidate_detect(volume, weights=None, threshold=0.9, n_sd=6.0, dip=0.2, shoulders=True, join_radii=None):
     "Metastases of one subvolume by blob candidates scored by the patch classifier (`weights`: default the shipped one): list of (points (n, 3), probability), like `segment`."
     from deepmact.unet import WEIGHTS_DIR
     if not 0 < threshold < 1: raise DeepMACTError(f"threshold must be in (0, 1), got {threshold!r}")
     if not 0 < dip < 1: raise DeepMACTError(f"dip must be in (0, 1), got {dip!r}")
+    if join_radii is not None and not (isinstance(join_radii, (int, float)) and not isinstance(join_radii, bool) and join_radii > 0):
+        raise DeepMACTError(f"join_radii must be a positive number of radii or None, got {join_radii!r}")
     model = _classifier(str(WEIGHTS_DIR / CANDIDATE_WEIGHTS if weights is None else weights))
     c, pts, radii, p = scored_candidates(volume, model, n_sd, shoulders)
     if not len(pts): return []
-    return accepted_regions(ndi.gaussian_filter(c, 0.7), pts, radii, p, threshold, dip)
+    return accepted_regions(ndi.gaussian_filter(c, 0.7), pts, radii, p, threshold, dip, join_radii)
 
 def scored_candidates(volume, model, n_sd=6.0, shoulders=True):
     "The contrast image of `volume`, its blob candidates (points, radii) and the classifier `model`'s probability for each: the detector before its threshold."
@@ -369,12 +375,12 @@ def _candidate_run_facts(weights=None, **settings):
 
 candidate_detect.run_facts = _candidate_run_facts
 
-def accepted_regions(smooth, points, radii_vx, probability, threshold=0.9, dip=0.2):
-    "The regions (points (n, 3), probability) that the candidates scored at least `threshold` grow in `smooth` (`grow_regions`), best first, each cut to the balls of `REACH_RADII` radii around its own candidate and those that joined it."
+def accepted_regions(smooth, points, radii_vx, probability, threshold=0.9, dip=0.2, join_radii=None):
+    "The regions (points (n, 3), probability) that the candidates scored at least `threshold` grow in `smooth` (`grow_regions`, with `dip` and `join_radii`), best first, each cut to the balls of `REACH_RADII` radii around its own candidate and those that joined it."
     acc = np.flatnonzero(probability >= threshold)
     acc = acc[np.argsort(-probability[acc], kind='stable')]
     members = []
-    owner, kept = grow_regions(smooth, points[acc], radii_vx[acc], dip, members)
+    owner, kept = grow_regions(smooth, points[acc], radii_vx[acc], dip, members, join_radii)
     out = []
     for i, sl in enumerate(ndi.find_objects(owner)):
         if sl is None: continue
@@ -390,8 +396,8 @@ def accepted_regions(smooth, points, radii_vx, probability, threshold=0.9, dip=0
 
 # %% ../nbs/09a_candidates.ipynb #43a51550
 def threshold_sweep(scans, weights=None, thresholds=(0.5, 0.7, 0.8, 0.9, 0.95), n_sd=6.0, dip=0.2, workers=2, progress=True, shoulders=True,
-                    dips=None):
-    "Pooled scores (precision, recall, F1, counted twice) of the candidate detector at each of `thresholds` on labelled scans (with `.labels` and `.truth`): {threshold: scores}; with `dips` (several `dip` values of the regions), {(threshold, dip): scores} (`dip` is then unused)."
+                    dips=None, join_radii=None, joins=None):
+    "Pooled scores (precision, recall, F1, counted twice) of the candidate detector at each of `thresholds` on labelled scans (with `.labels` and `.truth`): {threshold: scores}; with `dips` (several `dip` values of the regions), {(threshold, dip): scores}; with `joins` (several `join_radii`), {(threshold, dip, join_radii): scores}."
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
     from tqdm.auto import tqdm
@@ -405,7 +411,11 @@ def threshold_sweep(scans, weights=None, thresholds=(0.5, 0.7, 0.8, 0.9, 0.95), 
         try: dips = tuple(float(d) for d in dips)
         except (TypeError, ValueError): raise DeepMACTError(f"dips must be a sequence of numbers in (0, 1), got {dips!r}") from None
         if not dips or not all(0 < d < 1 for d in dips): raise DeepMACTError(f"dips must be in (0, 1), got {dips}")
-    settings = [(t, d) for t in thresholds for d in (dips or (dip,))]
+    if joins is not None:
+        joins = tuple(joins) if isinstance(joins, (list, tuple)) else (joins,)
+        if not joins or not all(j is None or (isinstance(j, (int, float)) and not isinstance(j, bool) and j > 0) for j in joins):
+            raise DeepMACTError(f"joins must be positive numbers of radii (or None: at any distance), got {joins!r}")
+    settings = [(t, d, j) for t in thresholds for d in (dips or (dip,)) for j in (joins or (join_radii,))]
     weights = str(WEIGHTS_DIR / CANDIDATE_WEIGHTS if weights is None else weights)
     _classifier(weights)                        # a bad file: one error here
     jobs = [(s, weights, settings, n_sd, shoulders) for s in scans]
@@ -415,7 +425,8 @@ def threshold_sweep(scans, weights=None, thresholds=(0.5, 0.7, 0.8, 0.9, 0.95), 
     finally:
         if pool: pool.shutdown(cancel_futures=True)
     scores = {key: pooled_scores([r[k] for r in rows]) for k, key in enumerate(settings)}
-    return scores if dips else {t: s for (t, _), s in scores.items()}
+    if joins: return scores
+    return {(t, d): s for (t, d, _), s in scores.items()} if dips else {t: s for (t, _, _), s in scores.items()}
 
 def _sweep_scan(job):
     from deepmact.predict import score_detections
@@ -425,7 +436,7 @@ def _sweep_scan(job):
     c, pts, radii, p = scored_candidates(scan[...], _classifier(weights), n_sd, shoulders)
     sm = ndi.gaussian_filter(c, 0.7)
     out = []
-    for t, dip in settings:
-        s = score_detections([metastasis_record(q) for q, _ in accepted_regions(sm, pts, radii, p, t, dip)], labels, ids)
+    for t, dip, join in settings:
+        s = score_detections([metastasis_record(q) for q, _ in accepted_regions(sm, pts, radii, p, t, dip, join)], labels, ids)
         s.pop('matched'); out.append(s)
     return out

@@ -360,6 +360,10 @@ def _parser():
     q.add_argument('--dip', type=float, help='with --detector candidates: how deep the valley between two accepted candidates '
                    'must be, as a fraction of the lower one\'s height, for them to be two metastases (default 0.2; smaller '
                    'splits touching blobs more; choose it on annotated scans with threshold_sweep(dips=))')
+    q.add_argument('--join-radii', type=float, help='with --detector candidates: an accepted candidate joins an earlier one\'s '
+                   'metastasis only within this many of their larger radius (default: at any distance, by the dip alone; 2 keeps '
+                   'more touching cells apart in dense clusters and cuts more irregular blobs in two; choose it on annotated '
+                   'scans with threshold_sweep(joins=))')
     q.add_argument('--detector', choices=('network', 'filter', 'candidates'), default='network',
                    help="network (default), the handbook's filter-based detector (a baseline; pre-labels for review), or blob "
                         "candidates scored by the patch classifier (--weights: its model file)")
@@ -455,6 +459,7 @@ def _main(argv=None) -> int:
             detector = None
             weights = args.weights
             if args.dip is not None and args.detector != 'candidates': raise DeepMACTError("--dip is a setting of --detector candidates")
+            if args.join_radii is not None and args.detector != 'candidates': raise DeepMACTError("--join-radii is a setting of --detector candidates")
             if args.engine != 'torch' and args.detector != 'network': raise DeepMACTError("--engine is a setting of --detector network")
             if args.detector == 'filter': from deepmact.filter_detector import filter_detect as detector
             elif args.detector == 'candidates':
@@ -468,6 +473,9 @@ def _main(argv=None) -> int:
                 if args.dip is not None:
                     if not 0 < args.dip < 1: raise DeepMACTError(f"--dip must be in (0, 1), got {args.dip}")
                     kw['dip'] = args.dip
+                if args.join_radii is not None:
+                    if not args.join_radii > 0: raise DeepMACTError(f"--join-radii must be a positive number of radii, got {args.join_radii}")
+                    kw['join_radii'] = args.join_radii
                 if weights: _classifier(weights)          # a bad file is one clear error here, not one per worker
                 detector = functools.partial(candidate_detect, **kw) if kw else candidate_detect
                 weights = None
