@@ -158,11 +158,16 @@ def same_blob(smooth, a, b, dip=0.2):
 
 REACH_RADII = 2.5      # a region reaches this many of its candidate's radii
 
+def _radii_or_none(v):
+    "True for None or a positive real number (not a bool): a valid `join_radii`."
+    import numbers
+    return v is None or (isinstance(v, numbers.Real) and not isinstance(v, bool) and v > 0)
+
 def grow_regions(smooth, points, radii_vx, dip=0.2, members=None, join_radii=None):
     "Owner volume (int32, 0 = none) of the half-maximum regions around `points` (best first), a voxel to the nearest accepted centre in radii; a point inside an earlier region joins it when no dip lies between them and it is within `join_radii` times the larger of their radii (None: at any distance). Returns (owner, kept indices); `members`, a list, gets per region the indices of its points (its own first, then those that joined)."
     if members is not None and not (isinstance(members, list) and not members):
         raise DeepMACTError(f"members must be an empty list (it receives the regions' points), got {members!r}")
-    if join_radii is not None and not (isinstance(join_radii, (int, float)) and not isinstance(join_radii, bool) and join_radii > 0):
+    if not _radii_or_none(join_radii):
         raise DeepMACTError(f"join_radii must be a positive number of radii or None, got {join_radii!r}")
     owner = np.zeros(smooth.shape, np.int32); nearest = np.full(smooth.shape, np.inf, np.float32)
     centres, kept = [], []
@@ -200,6 +205,7 @@ def candidate_training_data(scans, classifier=None, n_sd=6.0, negatives=10, hard
     _check_labelled(scans)
     if off_centre is not None and not (isinstance(off_centre, (int, float)) and off_centre > 0):
         raise DeepMACTError(f"off_centre must be a positive factor of the radius or None, got {off_centre!r}")
+    if isolated_only and off_centre is None: raise DeepMACTError("isolated_only is a setting of off_centre: give off_centre too")
     if classifier is not None:
         if not isinstance(classifier, (str, Path)): raise DeepMACTError(f"classifier must be the path of a model file, got {type(classifier).__name__}")
         _classifier(classifier); classifier = str(classifier)      # a bad file: one error here, not one per worker
@@ -352,7 +358,7 @@ def candidate_detect(volume, weights=None, threshold=0.9, n_sd=6.0, dip=0.2, sho
     from deepmact.unet import WEIGHTS_DIR
     if not 0 < threshold < 1: raise DeepMACTError(f"threshold must be in (0, 1), got {threshold!r}")
     if not 0 < dip < 1: raise DeepMACTError(f"dip must be in (0, 1), got {dip!r}")
-    if join_radii is not None and not (isinstance(join_radii, (int, float)) and not isinstance(join_radii, bool) and join_radii > 0):
+    if not _radii_or_none(join_radii):
         raise DeepMACTError(f"join_radii must be a positive number of radii or None, got {join_radii!r}")
     model = _classifier(str(WEIGHTS_DIR / CANDIDATE_WEIGHTS if weights is None else weights))
     c, pts, radii, p = scored_candidates(volume, model, n_sd, shoulders)
@@ -397,7 +403,7 @@ def accepted_regions(smooth, points, radii_vx, probability, threshold=0.9, dip=0
 # %% ../nbs/09a_candidates.ipynb #43a51550
 def threshold_sweep(scans, weights=None, thresholds=(0.5, 0.7, 0.8, 0.9, 0.95), n_sd=6.0, dip=0.2, workers=2, progress=True, shoulders=True,
                     dips=None, join_radii=None, joins=None):
-    "Pooled scores (precision, recall, F1, counted twice) of the candidate detector at each of `thresholds` on labelled scans (with `.labels` and `.truth`): {threshold: scores}; with `dips` (several `dip` values of the regions), {(threshold, dip): scores}; with `joins` (several `join_radii`), {(threshold, dip, join_radii): scores}."
+    "Pooled scores (precision, recall, F1, counted twice) of the candidate detector at each of `thresholds` on labelled scans (with `.labels` and `.truth`): {threshold: scores}; with `dips` (several `dip` values of the regions), {(threshold, dip): scores} (`dip` is then unused); with `joins` (several `join_radii`), {(threshold, dip, join_radii): scores} (`join_radii` is then unused)."
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
     from tqdm.auto import tqdm
@@ -411,10 +417,12 @@ def threshold_sweep(scans, weights=None, thresholds=(0.5, 0.7, 0.8, 0.9, 0.95), 
         try: dips = tuple(float(d) for d in dips)
         except (TypeError, ValueError): raise DeepMACTError(f"dips must be a sequence of numbers in (0, 1), got {dips!r}") from None
         if not dips or not all(0 < d < 1 for d in dips): raise DeepMACTError(f"dips must be in (0, 1), got {dips}")
+    if not _radii_or_none(join_radii): raise DeepMACTError(f"join_radii must be a positive number of radii or None, got {join_radii!r}")
     if joins is not None:
-        joins = tuple(joins) if isinstance(joins, (list, tuple)) else (joins,)
-        if not joins or not all(j is None or (isinstance(j, (int, float)) and not isinstance(j, bool) and j > 0) for j in joins):
+        if not isinstance(joins, (list, tuple)): raise DeepMACTError(f"joins must be a sequence of join_radii values, got {joins!r}")
+        if not joins or not all(_radii_or_none(j) for j in joins):
             raise DeepMACTError(f"joins must be positive numbers of radii (or None: at any distance), got {joins!r}")
+        joins = tuple(joins)
     settings = [(t, d, j) for t in thresholds for d in (dips or (dip,)) for j in (joins or (join_radii,))]
     weights = str(WEIGHTS_DIR / CANDIDATE_WEIGHTS if weights is None else weights)
     _classifier(weights)                        # a bad file: one error here
