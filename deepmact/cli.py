@@ -10,9 +10,9 @@ from pathlib import Path
 # `deepmact plan` stay quick, and `deepmact detect` loads only what detection needs
 
 # %% auto #0
-__all__ = ['BENCH_SHAPE', 'SHELL_SHAPES', 'MODES', 'CHAPTER_COMMANDS', 'print_plan', 'write_truth_csv', 'prepare_demo',
-           'print_detection', 'run_demo', 'bench_cut', 'bench_detect', 'time_shell', 'bench_shell', 'run_train',
-           'run_chapter', 'bench_chapter', 'one_line_warnings', 'main', 'run']
+__all__ = ['BENCH_SHAPE', 'SHELL_SHAPES', 'SHELL_DETECTORS', 'MODES', 'CHAPTER_COMMANDS', 'print_plan', 'write_truth_csv',
+           'prepare_demo', 'print_detection', 'run_demo', 'bench_cut', 'bench_detect', 'time_shell', 'bench_shell',
+           'run_train', 'run_chapter', 'bench_chapter', 'one_line_warnings', 'main', 'run']
 
 # %% ../nbs/90_cli.ipynb #9778402b
 def print_plan(scan, size=350, overlap=50, out=None, figure=None, limit=20):
@@ -193,15 +193,19 @@ def time_shell(*args) -> tuple[float, subprocess.CompletedProcess]:
         raise DeepMACTError(f"deepmact {' '.join(map(str, args[:1]))} failed (exit {r.returncode}): {' '.join(r.stderr.strip().splitlines()[-1:])}")
     return wall, r
 
-def bench_shell(shapes=SHELL_SHAPES, seed=1, out=None, repeat=1, detectors=('network',)) -> list[dict]:
-    "Time `deepmact detect [--detector D]` in a fresh process (wall clock, imports included) on synthetic scans of `shapes`, for each of `detectors` (network, filter, candidates), beside reading each scan once; prints the report."
+# what each benchmarked configuration adds to `deepmact detect SCAN --out DIR`
+SHELL_DETECTORS = {'network': [], 'network-one-process': ['--engine', 'torch', '--workers', '0'],
+                   'filter': ['--detector', 'filter'], 'candidates': ['--detector', 'candidates']}
+
+def bench_shell(shapes=SHELL_SHAPES, seed=1, out=None, repeat=1, detectors=('network', 'network-one-process')) -> list[dict]:
+    "Time `deepmact detect` in a fresh process (wall clock, imports included) on synthetic scans of `shapes`, for each of `detectors` (`SHELL_DETECTORS`: the default network pipeline; the same network on PyTorch in one process, as it ran before worker processes; the filter and candidate detectors), beside reading each scan once; prints the report."
     from deepmact.synthetic import SyntheticScan
     from deepmact.io import open_scan, write_tiff_planes, iter_slabs
     from deepmact.prep import plan_subvolumes, plan_voxels
     from deepmact.io import DeepMACTError
     detectors = tuple(detectors)
-    if not detectors or not set(detectors) <= {'network', 'filter', 'candidates'}:
-        raise DeepMACTError(f"detectors must be some of network, filter, candidates; got {detectors}")
+    if not detectors or not set(detectors) <= set(SHELL_DETECTORS):
+        raise DeepMACTError(f"detectors must be some of {', '.join(SHELL_DETECTORS)}; got {detectors}")
     work = Path(out) if out else Path(tempfile.mkdtemp(prefix='deepmact-bench-'))
     reports = []
     try:
@@ -226,7 +230,7 @@ def bench_shell(shapes=SHELL_SHAPES, seed=1, out=None, repeat=1, detectors=('net
                 for name in detectors:
                     det = work / f"detect-{'x'.join(map(str, shape))}-{name}-{k}"
                     shutil.rmtree(det, ignore_errors=True)           # a fresh run, never a resumed one
-                    wall, _ = time_shell('detect', folder, '--out', det, *(['--detector', name] if name != 'network' else []))
+                    wall, _ = time_shell('detect', folder, '--out', det, *SHELL_DETECTORS[name])
                     run = json.loads((det / 'run.json').read_text())
                     t_det = run['timings']['total']
                     r = dict(shape=list(shape), voxels=n, detector=name, read_s=t_read, wall_s=wall, detect_s=t_det, help_s=t_help,
@@ -234,10 +238,15 @@ def bench_shell(shapes=SHELL_SHAPES, seed=1, out=None, repeat=1, detectors=('net
                              n_processed=run['n_processed'], work_voxels=plan_voxels(plan_subvolumes(shape)), run=k + 1)
                     reports.append(r)
                     print(f"  {str(shape):17s} {n / 1e6:6.0f} M voxels: read once {t_read:5.2f} s ({n / t_read / 1e6:5.0f} M voxels/s); "
-                          f"deepmact detect{'' if name == 'network' else ' --detector ' + name} {wall:6.2f} s wall = "
+                          f"deepmact detect{''.join(' ' + a for a in SHELL_DETECTORS[name])} {wall:6.2f} s wall = "
                           f"{r['mvoxels_per_s']:5.1f} M voxels/s, {r['ratio_to_read']:5.1f}x the read "
                           f"(detection {t_det:.2f} s, the rest start and imports); {run['n_processed']} of {run['n_subvolumes']} "
                           f"subvolumes, {r['work_voxels'] / n:.2f}x the scan's voxels")
+            walls = {d: [r['wall_s'] for r in reports if r['shape'] == list(shape) and r['detector'] == d] for d in detectors}
+            if walls.get('network') and walls.get('network-one-process'):
+                mean = lambda xs: sum(xs) / len(xs)
+                print(f"  {str(shape):17s} the default takes {mean(walls['network']) / mean(walls['network-one-process']):.2f}x the wall time of "
+                      f"the network on PyTorch in one process (means of {repeat} alternating run{'s' * (repeat > 1)} each)")
         return reports
     finally:
         if out is None: shutil.rmtree(work, ignore_errors=True)
@@ -349,8 +358,10 @@ def _parser():
     q.add_argument('--no-two-views', action='store_true',
                    help='do not look for metastases two views see and the third cannot (the published predict_3D)')
     q.add_argument('--no-split', action='store_true', help='keep touching blobs as one detection (default: split them at their necks)')
-    q.add_argument('--engine', choices=('torch', 'onnx'), default='torch',
-                   help='run the network with PyTorch (default) or ONNX Runtime (the same detections; its graph is cached)')
+    q.add_argument('--engine', choices=('onnx', 'torch'), default=None,
+                   help='run the network with ONNX Runtime (default: no PyTorch once the weights\' graph is cached) or PyTorch (the same detections)')
+    q.add_argument('--workers', type=int, help='processes that run the detection: by default one per core (the network: for a scan '
+                   'of 64 M voxels or more, in files it can read again cheaply); with the network 0 keeps it in one process')
     q.add_argument('--no-resample', action='store_true',
                    help='do not resample an anisotropic scan (given --voxel-size or its metadata) to isotropic voxels for the network')
     q.add_argument('--black-level', default='auto', type=_counts_or_auto,
@@ -404,8 +415,8 @@ def _parser():
     q.add_argument('--shape', type=int, nargs=3, metavar=('Z', 'Y', 'X'), help=f'scan shape (default {BENCH_SHAPE}; with --shell the two scans of SHELL_SHAPES)')
     q.add_argument('--shell', action='store_true', help='instead: time `deepmact detect` in a fresh process, wall clock, on 256 M and 1 G voxel scans')
     q.add_argument('--repeat', type=int, default=1, help='with --shell: fresh detections per scan (default 1; the machine may be busy)')
-    q.add_argument('--detector', action='append', choices=('network', 'filter', 'candidates'),
-                   help='with --shell: time this detector (repeatable; default the network)')
+    q.add_argument('--detector', action='append', choices=tuple(SHELL_DETECTORS),
+                   help='with --shell: time this configuration (repeatable; default network and network-one-process: PyTorch in one process)')
     q.add_argument('--quality', action='store_true', help='instead: precision, recall and F1 of the network, the filter detector and the candidate detector on the held-out styles')
     q.add_argument('--weights', help='with --quality: the model file to score (default: the shipped weights)')
     q.add_argument('--styles', nargs='+', metavar='STYLE', help='with --quality: only these held-out styles (default: all)')
@@ -460,7 +471,7 @@ def _main(argv=None) -> int:
             weights = args.weights
             if args.dip is not None and args.detector != 'candidates': raise DeepMACTError("--dip is a setting of --detector candidates")
             if args.join_radii is not None and args.detector != 'candidates': raise DeepMACTError("--join-radii is a setting of --detector candidates")
-            if args.engine != 'torch' and args.detector != 'network': raise DeepMACTError("--engine is a setting of --detector network")
+            if args.engine is not None and args.detector != 'network': raise DeepMACTError("--engine is a setting of --detector network")
             if args.detector == 'filter': from deepmact.filter_detector import filter_detect as detector
             elif args.detector == 'candidates':
                 import functools
@@ -485,7 +496,7 @@ def _main(argv=None) -> int:
                               two_views=not args.no_two_views, min_contrast=args.min_contrast or None, size=args.size,
                               overlap=args.overlap, only_tissue=not args.all, black_level=args.black_level,
                               detector=detector, split=not args.no_split, resample=not args.no_resample,
-                              engine=args.engine)
+                              engine=args.engine or 'onnx', workers=args.workers)
             print_detection(res, args.out)
             if args.organs:
                 from deepmact.analysis import analyze
@@ -509,7 +520,7 @@ def _main(argv=None) -> int:
             if chapters: bench_chapter(chapters[0])
             elif args.memory: bench_cut(args.memory, args.out)
             elif args.shell: bench_shell([args.shape] if args.shape else SHELL_SHAPES, out=args.out, repeat=args.repeat,
-                                         detectors=args.detector or ('network',))
+                                         **({'detectors': args.detector} if args.detector else {}))
             elif args.quality:
                 from deepmact.pretrained import quality_benchmark, print_quality, DETECTORS
                 print_quality(quality_benchmark(args.weights, styles=args.styles, out=args.out, detectors=DETECTORS))

@@ -7,20 +7,20 @@ from __future__ import annotations
 import copy, json, math, os, platform, time, warnings
 from pathlib import Path
 import numpy as np
-import torch
 from scipy import ndimage as ndi
 import deepmact
 from .io import DeepMACTError, DeepMACTWarning, open_scan, atomic_path, check_voxel_size
-from .prep import plan_with_tissue, cut_volume, max_projections, projections_with_depth, subvolume_name, write_plan, overview
-from .unet import load_model, OnnxNetwork, ENGINES
-from .train import normalize_projection, network_input, uses_depth
+from .prep import plan_subvolumes, plan_with_tissue, cut_volume, max_projections, projections_with_depth, subvolume_name, write_plan, overview
+# no PyTorch here: a network opened with the ONNX engine runs without it (`03a_runtime`); the PyTorch paths import it when they run
+from .runtime import load_network, OnnxNetwork, ENGINES, torch_version, normalize_projection, network_input, uses_depth
 from .metastases import metastasis_record, keeps, deduplicate, global_points, local_voxels
 
 # %% auto #0
-__all__ = ['MODES', 'CSV_FIELDS', 'back_project', 'components', 'predict_maps', 'local_contrast', 'contrast_checked',
-           'two_view_candidates', 'segment', 'split_touching', 'predict_3d', 'z_factor', 'resample_z', 'to_scan_planes',
-           'predict_volume', 'label_probability', 'detect_scan', 'write_labels', 'write_outputs', 'overview_step',
-           'pooled_origins', 'pooled_projections', 'show_detections', 'score_detections']
+__all__ = ['MODES', 'CSV_FIELDS', 'PROCESSES_MIN_VOXELS', 'back_project', 'components', 'predict_maps', 'local_contrast',
+           'contrast_checked', 'two_view_candidates', 'segment', 'split_touching', 'predict_3d', 'z_factor',
+           'resample_z', 'to_scan_planes', 'predict_volume', 'label_probability', 'detection_workers', 'detect_scan',
+           'write_labels', 'write_outputs', 'overview_step', 'pooled_origins', 'pooled_projections', 'show_detections',
+           'score_detections']
 
 # %% ../nbs/07_predict.ipynb #3b0b5ffa
 MODES = ('multiply', 'average', 'voting')
@@ -97,13 +97,22 @@ def predict_maps(model, triplet, depths=None):
     elif [np.shape(d) for d in depths] != [np.shape(p) for p in triplet]:
         raise DeepMACTError(f"depths must have the projections' shapes {[np.shape(p) for p in triplet]}, got {[np.shape(d) for d in depths]}")
     else: images = [np.stack([p, d]) for p, d in zip(triplet, depths)]
-    xs = [torch.from_numpy(network_input(im))[None] for im in images]
-    # a model run through ONNX Runtime (`OnnxNetwork`, `detect_scan(engine='onnx')`) takes and gives numpy arrays
-    net = (lambda x: torch.from_numpy(model(x.numpy()))) if isinstance(model, OnnxNetwork) else model
+    xs = [network_input(im)[None] for im in images]
+    if isinstance(model, OnnxNetwork):       # ONNX Runtime (`detect_scan(engine='onnx')`): numpy in and out, no PyTorch
+        logits = [model(np.concatenate(xs))[:, 0]] if len({x.shape for x in xs}) == 1 else [model(x)[0] for x in xs]
+        return tuple(_sigmoid(np.asarray(o, np.float32)) for lg in logits for o in lg)
+    import torch
     with torch.inference_mode():
-        if len({x.shape for x in xs}) == 1: out = torch.sigmoid(net(torch.cat(xs))).numpy()[:, 0]
-        else: out = [torch.sigmoid(net(x)).numpy()[0, 0] for x in xs]
+        xs = [torch.from_numpy(x) for x in xs]
+        if len({x.shape for x in xs}) == 1: out = torch.sigmoid(model(torch.cat(xs))).numpy()[:, 0]
+        else: out = [torch.sigmoid(model(x)).numpy()[0, 0] for x in xs]
     return tuple(np.ascontiguousarray(o, np.float32) for o in out)
+
+def _sigmoid(logits):
+    "1 / (1 + exp(-x)) in float32, in place (an overflow of exp is the right limit: 0)."
+    with np.errstate(over='ignore'):
+        p = np.negative(logits, dtype=np.float32); np.exp(p, out=p); p += 1; np.reciprocal(p, out=p)
+    return np.ascontiguousarray(p)
 
 
 # %% ../nbs/07_predict.ipynb #9ffa8b2c
@@ -283,6 +292,7 @@ def to_scan_planes(points, factor, n_planes):
 # %% ../nbs/07_predict.ipynb #8dd23279
 def predict_volume(model, volume, tile=128, margin=16):
     "Probability volume (float32) of a 3D network over `volume`, computed in tiles of `tile` with `margin` context."
+    import torch
     volume = normalize_projection(volume)
     out = np.zeros(volume.shape, np.float32)
     starts = [range(0, n, tile) for n in volume.shape]
@@ -362,9 +372,80 @@ def _detector_name(detector):
         except Exception as e: raise DeepMACTError(f"detector {desc['function']}: its run_facts failed: {e}") from None
     return json.loads(json.dumps(desc, default=str))     # paths and numpy scalars as text
 
+def _segment_2d(maps, net_cube, cube, triplet, fz, seg):
+    "Components of one subvolume from the 2D network's maps (`segment` with the settings `seg`) on the scan's planes, and the triplet for the overview."
+    comps = segment(maps, net_cube, **seg)
+    if fz != 1:                            # back on the scan's planes; the overview from the scan's own cube
+        comps = [(p, s) for p, s in ((to_scan_planes(p, fz, cube.shape[0]), s) for p, s in comps) if len(p)]
+        triplet = max_projections(cube)
+    return comps, triplet
+
+def _save_part(sv, cube, triplet, comps, parts, shape, overlap, step, voxel_size):
+    "Keep the components subvolume `sv` owns and save its part: the overview's pieces, then its records (the file that marks it done)."
+    comps = [c for c in comps if keeps(c[0], sv, shape, overlap)]
+    pooled = pooled_projections(triplet, sv.offset, shape, step)
+    with atomic_path(parts / f'{subvolume_name(sv)}.npz') as tmp:
+        with open(tmp, 'wb') as f: np.savez(f, *pooled)
+    _write_json(parts / f'{subvolume_name(sv)}.json', _records(comps, sv, cube, voxel_size, 1), compact=True)
+
+PROCESSES_MIN_VOXELS = 64_000_000   # below this, starting worker processes (about a second of a core each) costs more than it saves
+
+def _rereadable(scan) -> bool:
+    "Whether a worker process can open `scan` by its path and read its bands cheaply: uncompressed TIFF, .nii, zarr."
+    from deepmact.io import TiffPlanesScan, TiffStackScan, NiftiScan, ZarrScan
+    if scan.path is None: return False
+    if isinstance(scan, TiffPlanesScan): return all(offset is not None for *_, offset in scan._planes)
+    if isinstance(scan, TiffStackScan): return scan.memory_mapped
+    if isinstance(scan, NiftiScan): return str(scan.path).endswith('.nii')
+    return isinstance(scan, ZarrScan)
+
+def detection_workers(scan, cores, workers=None, min_voxels=PROCESSES_MIN_VOXELS) -> int:
+    "How many worker processes run the 2D pipeline on a scan's rows of subvolumes: `workers` if given (0: this process), else one per core for an integer scan of at least `min_voxels` they can read cheaply (none on one core)."
+    if workers is not None:
+        if workers and scan.path is None:
+            raise DeepMACTError(f"workers={workers}: worker processes open the scan by its path, and this scan has none (an array in memory); use workers=0")
+        return workers
+    if cores < 2 or scan.size < min_voxels or scan.dtype.kind == 'f' or not _rereadable(scan): return 0
+    return cores
+
+_WORKER = {}      # in a worker process: the scan and the network, opened once when it starts
+
+def _worker_start(scan, weights, engine):
+    "Start a detection worker process: keep the scan, open the network (one thread); Ctrl-C is the command's to handle."
+    import signal; signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if engine == 'torch':
+        import torch; torch.set_num_threads(1)     # the workers share the cores
+    _WORKER.update(scan=scan, net=load_network(weights, engine, threads=1))
+
+def _worker_context(engine):
+    "How to start worker processes: a fork of this process where that is safe (Linux, no other Python thread, ONNX Runtime: a command), which starts at once with everything imported; else a fresh interpreter (spawn)."
+    import multiprocessing, sys, threading
+    # PyTorch's OpenMP runtime does not survive a fork once used, so its workers start afresh
+    safe = sys.platform.startswith('linux') and threading.active_count() == 1 and engine == 'onnx'
+    return multiprocessing.get_context('fork' if safe else 'spawn')
+
+def _detect_row(ids, size, overlap, fz, depth, seg, part):
+    "In a worker process: the subvolumes `ids` (one row of the plan: one band read) through the 2D pipeline, each part saved; returns the seconds per stage."
+    scan, net = _WORKER['scan'], _WORKER['net']
+    plan = plan_subvolumes(scan.shape, size, overlap)
+    wanted = set(ids)
+    timings = dict(read=0.0, project=0.0, network=0.0, backproject=0.0, records=0.0)
+    for sv, cube, triplet in _projected(scan, size, overlap, [sv.id in wanted for sv in plan], (), timings, project=False):
+        t0 = time.perf_counter()
+        net_cube = cube if fz == 1 else resample_z(cube, fz)
+        triplet, depths = projections_with_depth(net_cube) if depth else (max_projections(net_cube), None)
+        t1 = time.perf_counter()
+        maps = predict_maps(net, triplet, depths)
+        t2 = time.perf_counter()
+        comps, triplet = _segment_2d(maps, net_cube, cube, triplet, fz, seg)
+        t3 = time.perf_counter()
+        _save_part(sv, cube, triplet, comps, **part)
+        for k, t in zip(('project', 'network', 'backproject', 'records'), (t1 - t0, t2 - t1, t3 - t2, time.perf_counter() - t3)): timings[k] += t
+    return timings
+
 def detect_scan(scan, out_dir, model=None, mode='multiply', threshold=0.5, two_views=True, min_contrast=1.4, size=350,
                 overlap=50, voxel_size=None, only_tissue=True, progress=True, prefetch=True, detector=None, workers=None,
-                black_level='auto', split=True, resample=True, engine='torch'):
+                black_level='auto', split=True, resample=True, engine='auto'):
     "Detect and segment the metastases of a whole scan into `out_dir`; resumes an interrupted run. Returns a summary dict."
     t_start = time.perf_counter()
     scan = copy.copy(open_scan(scan, voxel_size))
@@ -378,10 +459,23 @@ def detect_scan(scan, out_dir, model=None, mode='multiply', threshold=0.5, two_v
                                               f"that worker processes can import; got {detector!r}") from None
         if workers is not None and not (isinstance(workers, int) and workers >= 1):
             raise DeepMACTError(f"workers must be a whole number >= 1, got {workers!r}")
-    elif model is None or isinstance(model, (str, Path)): model = load_model(model)
+    elif workers is not None and not (isinstance(workers, int) and not isinstance(workers, bool) and workers >= 0):
+        raise DeepMACTError(f"workers must be a whole number >= 0 (0: segment in this process), got {workers!r}")
+    if engine not in ENGINES + ('auto',): raise DeepMACTError(f"engine must be one of {', '.join(ENGINES + ('auto',))}; got {engine!r}")
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else (os.cpu_count() or 1)
+    from_file = detector is None and (model is None or isinstance(model, (str, Path)))
+    # worker processes need the network from a file (each opens it); otherwise this process runs the pipeline
+    n_workers = detection_workers(scan, cores, workers) if from_file else 0
+    if detector is None and workers and not from_file:
+        raise DeepMACTError(f"workers={workers}: worker processes open the network from its weight file; a model object runs in this process (workers=0)")
+    weights_file = str(Path(model).resolve()) if from_file and model is not None else None
+    if from_file:
+        # ONNX Runtime unless asked otherwise (no PyTorch once the file's graph is cached: `load_network`); a 2D network
+        # gets all cores but one (the reader and the segmenting thread share that one: see below)
+        model = load_network(model, 'torch' if engine == 'torch' else 'onnx', threads=max(1, cores - 1))
+    if n_workers and model.config.get('dim', 2) != 2: n_workers = 0     # a 3D network runs in this process
     if detector is None and model.config.get('kind') == 'patch':
         raise DeepMACTError("weights: this is the candidate detector's patch classifier, not a U-Net: use --detector candidates (detector=candidate_detect)")
-    if engine not in ENGINES: raise DeepMACTError(f"engine must be one of {', '.join(ENGINES)}; got {engine!r}")
     if mode not in MODES: raise DeepMACTError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
     if not 0 <= threshold < 1: raise DeepMACTError(f"threshold must be in [0, 1), got {threshold!r}")
     if min_contrast is not None and not min_contrast >= 0:
@@ -407,7 +501,19 @@ def detect_scan(scan, out_dir, model=None, mode='multiply', threshold=0.5, two_v
             diff = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
             raise DeepMACTError(f"{out_dir} holds a run with other parameters ({', '.join(diff)}); use another --out or delete it")
     else: _write_json(parts / 'params.json', params)
-    plan, keep, black = plan_with_tissue(scan, size, overlap, only_tissue, with_black_level=True)
+    procs = None
+    if n_workers:     # started now, before this call starts any thread, so they may be forks (`_worker_context`)
+        from concurrent.futures import ProcessPoolExecutor
+        worker_engine = 'torch' if engine == 'torch' else 'onnx'
+        # a worker finds its functions by their module: the package's (also when this runs as a notebook's copy)
+        from deepmact.predict import _worker_start, _detect_row
+        procs = ProcessPoolExecutor(n_workers, mp_context=_worker_context(worker_engine), initializer=_worker_start,
+                                    initargs=(scan, weights_file, worker_engine))
+        for _ in range(n_workers): procs.submit(int)        # each worker starts (and opens the network) while this one plans
+    try: plan, keep, black = plan_with_tissue(scan, size, overlap, only_tissue, with_black_level=True)
+    except BaseException:
+        if procs is not None: procs.shutdown(cancel_futures=True)
+        raise
     if black_level != 'auto': black = float(black_level)
     write_plan(out_dir / 'plan.csv', plan, keep)
     done = {sv.id for sv in plan if (parts / f'{subvolume_name(sv)}.json').exists()}
@@ -418,52 +524,65 @@ def detect_scan(scan, out_dir, model=None, mode='multiply', threshold=0.5, two_v
     dim = model.config.get('dim', 2) if detector is None else None
     depth = detector is None and uses_depth(model)
     # depth maps cost more than the maxima: the network's thread computes both, the reader only reads (see the benchmark)
+    if n_workers and not todo:
+        procs.shutdown(); procs, n_workers = None, 0
     source = _projected(scan, size, overlap, keep, done, timings, project=not depth and fz == 1)
     step = overview_step(scan.shape)
-    bar = tqdm(_prefetch(source) if prefetch else source, total=len(todo), disable=not progress, desc='subvolumes')
+    bar = tqdm(_prefetch(source) if prefetch else source, total=len(todo), disable=not progress or bool(n_workers), desc='subvolumes')
+    seg = dict(mode=mode, threshold=threshold, two_views=two_views, min_contrast=min_contrast, black=black, split=split)
+    part = dict(parts=parts, shape=scan.shape, overlap=overlap, step=step, voxel_size=voxel_size)
     def finish(sv, cube, triplet, out, net_cube):
-        "Segment one subvolume, keep what it owns, save its part."
+        "Segment one subvolume, keep what it owns, save its part; returns (seconds segmenting, seconds for the records)."
         if dim is None: out = out.result()         # a detector's components, computed in a process
         t1 = time.perf_counter()
         if dim is None: comps = out
-        elif dim == 2:
-            comps = segment(out, net_cube, mode, threshold, two_views, min_contrast, black, split)
-            if fz != 1:                            # back on the scan's planes; the overview from the scan's own cube
-                comps = [(p, s) for p, s in ((to_scan_planes(p, fz, cube.shape[0]), s) for p, s in comps) if len(p)]
-                triplet = max_projections(cube)
+        elif dim == 2: comps, triplet = _segment_2d(out, net_cube, cube, triplet, fz, seg)
         else:
             comps = contrast_checked(label_probability(out, threshold), cube, min_contrast, black=black)
             if split: comps = [(p, s) for pts, s in comps for p in split_touching(pts)]
-        comps = [c for c in comps if keeps(c[0], sv, scan.shape, overlap)]
         t2 = time.perf_counter()
-        pooled = pooled_projections(triplet, sv.offset, scan.shape, step)
-        with atomic_path(parts / f'{subvolume_name(sv)}.npz') as tmp:
-            with open(tmp, 'wb') as f: np.savez(f, *pooled)
-        # the records file last: its existence marks the subvolume as done
-        _write_json(parts / f'{subvolume_name(sv)}.json', _records(comps, sv, cube, voxel_size, 1), compact=True)
-        timings['backproject'] += t2 - t1; timings['records'] += time.perf_counter() - t2
+        _save_part(sv, cube, triplet, comps, **part)
+        return t2 - t1, time.perf_counter() - t2
     from concurrent.futures import ThreadPoolExecutor
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
     pending = []
-    # one worker segments subvolume k while the network runs on k + 1 (and the reader thread cuts k + 2); waiting for
-    # k before submitting k + 2 bounds the memory to a few subvolumes and raises the worker's errors at once
-    # a 2D network is not the bottleneck: it leaves one core to the reader and the worker (on 2 cores, sharing both
-    # with them was slower end to end); a 3D network keeps them all
-    # a detector function (the filter-based one) runs in `workers` processes, one subvolume each
-    all_threads = torch.get_num_threads()
-    net_threads = max(1, all_threads - 1) if dim == 2 else all_threads
-    torch.set_num_threads(net_threads)
-    # ONNX Runtime runs the 2D network (the same maps to float precision); its graph is exported once and cached
-    net = OnnxNetwork(model, net_threads) if engine == 'onnx' and dim == 2 else model
-    procs, in_flight = None, 1
+    # In this process: one worker thread segments subvolume k while the network runs on k + 1 (and the reader thread
+    # cuts k + 2); waiting for k before submitting k + 2 bounds the memory to a few subvolumes and raises the worker's
+    # errors at once. A 2D network is not the bottleneck: it leaves one core to the reader and the worker (on 2 cores,
+    # sharing both with them was slower end to end); a 3D network keeps them all.
+    # Worker processes (`n_workers`, a network from a file): each runs the whole 2D pipeline on one row of the plan
+    # at a time (one band read, its subvolumes projected, through the network on one thread, segmented, saved).
+    # Segmenting holds the interpreter lock much of the time, so threads overlapped little; processes use every core.
+    # A detector function (the filter-based one) runs in `workers` processes, one subvolume each.
+    net_threads = max(1, cores - 1) if dim == 2 else cores
+    # ONNX Runtime runs the 2D network (the same maps to float precision): opened so from a weight file (engine 'auto'
+    # or 'onnx'), or a model object's graph exported once and cached (engine 'onnx'); PyTorch runs the rest
+    net = model if isinstance(model, OnnxNetwork) else OnnxNetwork(model, net_threads) if engine == 'onnx' and dim == 2 else model
+    used_engine = 'onnx' if isinstance(net, OnnxNetwork) else 'torch'
+    torch, all_threads = None, None
+    if (used_engine == 'torch' and not n_workers) or detector is not None:
+        import torch
+        all_threads = torch.get_num_threads()
+        torch.set_num_threads(net_threads)
+    in_flight = 1
     if detector is not None:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
         in_flight = workers or os.cpu_count() or 1
         # no fork beside threads; one torch thread per worker process (the workers share the cores)
-        procs = ProcessPoolExecutor(in_flight, mp_context=multiprocessing.get_context('spawn'), 
+        procs = ProcessPoolExecutor(in_flight, mp_context=multiprocessing.get_context('spawn'),
                                     initializer=torch.set_num_threads, initargs=(1,))
     try:
-        with ThreadPoolExecutor(1) as worker:
+        if n_workers:
+            rows = {}
+            for sv in todo: rows.setdefault(sv.index[:2], []).append(sv.id)
+            with tqdm(total=len(todo), disable=not progress, desc='subvolumes') as bar:
+                futures = {procs.submit(_detect_row, ids, size, overlap, fz, depth, seg, part): len(ids) for ids in rows.values()}
+                from concurrent.futures import as_completed
+                for f in as_completed(futures):
+                    for k, t in f.result().items(): timings[k] += t
+                    bar.update(futures[f])
+        else:
+          with ThreadPoolExecutor(1) as worker:
             for sv, cube, triplet in bar:
                 t0 = time.perf_counter()
                 net_cube = cube if fz == 1 else resample_z(cube, fz)
@@ -476,10 +595,12 @@ def detect_scan(scan, out_dir, model=None, mode='multiply', threshold=0.5, two_v
                 else: out = predict_maps(net, triplet)
                 timings['network'] += time.perf_counter() - t0
                 pending.append(worker.submit(finish, sv, cube, triplet, out, net_cube))
-                while len(pending) > in_flight: pending.pop(0).result()
-            for f in pending: f.result()
+                while len(pending) > in_flight:
+                    t_seg, t_rec = pending.pop(0).result(); timings['backproject'] += t_seg; timings['records'] += t_rec
+            for f in pending:
+                t_seg, t_rec = f.result(); timings['backproject'] += t_seg; timings['records'] += t_rec
     finally:
-        torch.set_num_threads(all_threads)
+        if torch is not None: torch.set_num_threads(all_threads)
         if procs is not None: procs.shutdown(cancel_futures=True)
     t0 = time.perf_counter()
     records = []
@@ -505,9 +626,9 @@ def detect_scan(scan, out_dir, model=None, mode='multiply', threshold=0.5, two_v
                    n_metastases=len(records), voxel_size=voxel_size, black_level_counts=round(black, 2), nonfinite_voxels=scan.nonfinite,
                    timings={k: round(v, 3) for k, v in timings.items()},
                    voxels_per_second=scan.size / timings['total'],
-                   versions=dict(deepmact=deepmact.__version__, torch=str(torch.__version__), numpy=np.__version__,
+                   versions=dict(deepmact=deepmact.__version__, torch=torch_version(), numpy=np.__version__,
                                  python=platform.python_version()), threads=net_threads,
-                   engine=engine if dim == 2 else 'torch')
+                   engine=used_engine, workers=n_workers)
     _write_json(out_dir / 'run.json', summary)
     if summary['nonfinite_voxels']:
         scan._nf.first_warning()          # said here, once: a later reader of the same scan (--organs auto) says nothing
@@ -515,25 +636,22 @@ def detect_scan(scan, out_dir, model=None, mode='multiply', threshold=0.5, two_v
                       f"{scan.nonfinite_value:g}, its lowest value", DeepMACTWarning, stacklevel=2)
     return dict(summary, records=records)
 
-def write_labels(path, shape, records, voxel_size=None, chunks=(32, 128, 128)):
-    "Write the label volume of `records` (metastasis ids) as a chunked zarr array, one write per touched chunk, atomically."
+def write_labels(path, shape, records, voxel_size=None, chunks=(32, 128, 128), batch=2_000_000):
+    "Write the label volume of `records` (metastasis ids) as a chunked zarr array, atomically: only the touched chunks, written by zarr's coordinate selection (`batch` voxels per call)."
     import zarr
     chunks = tuple(min(c, n) for c, n in zip(chunks, shape))
-    by_chunk = {}
-    for r in records:
-        pts = global_points(r)
-        keys = pts // np.array(chunks)
-        for key in np.unique(keys, axis=0):
-            by_chunk.setdefault(tuple(key), []).append((r['metastasis_id'], pts[np.all(keys == key, 1)]))
     with atomic_path(path) as tmp:
         dtype = np.uint16 if len(records) < 65535 else np.uint32
         arr = zarr.open_array(str(tmp), mode='w', shape=tuple(shape), dtype=dtype, chunks=chunks, fill_value=0)
         if voxel_size: arr.attrs['voxel_size_um'] = list(voxel_size)
-        for key, items in by_chunk.items():
-            lo = np.array(key) * chunks; hi = np.minimum(lo + chunks, shape)
-            block = np.zeros(hi - lo, dtype)
-            for mid, pts in items: block[tuple((pts - lo).T)] = mid
-            arr[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]] = block
+        # one call per batch: zarr groups the voxels by chunk and writes the chunks concurrently (a call per chunk cost
+        # twice the time: 0.64-0.75 s against 0.32-0.39 s for the 165 metastases of the 256 M voxel benchmark scan)
+        pts, ids, n = [], [], 0
+        for i, r in enumerate(records):
+            p = global_points(r); pts.append(p); ids.append(np.full(len(p), r['metastasis_id'], dtype)); n += len(p)
+            if n and (n >= batch or i == len(records) - 1):
+                p = np.concatenate(pts); arr.vindex[p[:, 0], p[:, 1], p[:, 2]] = np.concatenate(ids)
+                pts, ids, n = [], [], 0
     return Path(path)
 
 def write_outputs(out_dir, scan, records, voxel_size=None, projections=None):

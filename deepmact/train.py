@@ -11,16 +11,16 @@ import torch
 import torch.nn.functional as F
 from .io import DeepMACTError, open_scan, natural_key
 from .prep import load_projections, export_projections, projections_exported, ignore_invisible as _ignore_invisible
+from .runtime import normalize_projection, network_input, uses_depth   # what a network sees: shared with detection
 from .unet import build_unet, save_model
 from .metrics import dice
 
 # %% auto #0
 __all__ = ['IGNORE', 'LOSSES', 'OPTIMIZERS', 'SCHEDULES', 'SYNTHETIC_SHAPES', 'TRAINING_STYLES', 'SCAN_SUFFIXES',
            'LABEL_SUFFIXES', 'weighted_bce', 'soft_dice_loss', 'dice_loss_multiclass', 'dice_loss_binary',
-           'normalize_projection', 'network_input', 'uses_depth', 'projection_samples', 'kfold_split', 'augment',
-           'random_crop', 'batches', 'Lookahead', 'make_optimizer', 'validate', 'fit', 'evaluate', 'train_model',
-           'plot_history', 'train_synthetic', 'start_model', 'train_on_folders', 'scan_stem', 'pairs_in_folders',
-           'train_on_scans', 'train_synthetic_3d']
+           'projection_samples', 'kfold_split', 'augment', 'random_crop', 'batches', 'Lookahead', 'make_optimizer',
+           'validate', 'fit', 'evaluate', 'train_model', 'plot_history', 'train_synthetic', 'start_model',
+           'train_on_folders', 'scan_stem', 'pairs_in_folders', 'train_on_scans', 'train_synthetic_3d']
 
 # %% ../nbs/05_train.ipynb #0adf9ad5
 IGNORE = 2      # a label pixel that is not annotated (left out of losses and metrics)
@@ -78,20 +78,6 @@ def dice_loss_binary(logits, target, ignore=None, smooth=1.0):
     return 1 - (2 * (prob * target).sum() + smooth) / (prob.sum() + target.sum() + smooth)
 
 # %% ../nbs/05_train.ipynb #1f2253b3
-def normalize_projection(image):
-    "Float32 projection divided by its maximum (the published per-patch 'localmax'); all-zero stays zero."
-    image = np.asarray(image, np.float32)
-    return image / max(float(image.max()), 1e-3)
-
-def network_input(image):
-    "Float32 (C, ...) input of a network: each channel of `image` (C, ...) divided by its maximum."
-    image = np.asarray(image, np.float32)
-    return np.stack([normalize_projection(c) for c in image])
-
-def uses_depth(model) -> bool:
-    "Whether a 2D `model` reads depth maps (a second input channel) beside the projections."
-    return model.config.get('dim', 2) == 2 and model.config.get('in_channels', 1) == 2
-
 def projection_samples(folders, group_by='auto', depth=False, ignore_invisible=False):
     "List of (image (C, H, W), label, group) from triplet folders (`export_projections` with labels); three samples per subvolume; `depth`: C = 2; `ignore_invisible`: labelled blobs a projection does not show are 2 (ignored; `prep.ignore_invisible`)."
     folders = [Path(f) for f in ([folders] if isinstance(folders, (str, Path)) else folders)]

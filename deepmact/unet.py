@@ -15,12 +15,13 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 from .io import DeepMACTError, atomic_path
+# what inference needs without PyTorch lives in `runtime` (03a); named here too, where the chapters have always found it
+from .runtime import (WEIGHTS_DIR, DEFAULT_WEIGHTS, ONNX_OPSET, ONNX_FORMAT, ENGINES, onnx_cache_dir, onnx_can_run,
+                              OnnxNetwork)
 
 # %% auto #0
-__all__ = ['RESNET_STAGES', 'CONFIGS', 'WEIGHTS_DIR', 'DEFAULT_WEIGHTS', 'ONNX_OPSET', 'ONNX_FORMAT', 'ENGINES',
-           'CrossHairConv3d', 'conv_block', 'UNet', 'BasicBlock', 'ResNetUNet', 'PatchClassifier', 'build_unet',
-           'count_parameters', 'save_model', 'load_model', 'export_onnx', 'onnx_cache_dir', 'weights_key',
-           'cached_onnx', 'OnnxNetwork']
+__all__ = ['RESNET_STAGES', 'CONFIGS', 'CrossHairConv3d', 'conv_block', 'UNet', 'BasicBlock', 'ResNetUNet', 'PatchClassifier',
+           'build_unet', 'count_parameters', 'save_model', 'load_model', 'export_onnx', 'weights_key', 'cached_onnx']
 
 # %% ../nbs/03_unet.ipynb #8e233c08
 class CrossHairConv3d(nn.Conv3d):
@@ -188,9 +189,6 @@ def count_parameters(model):
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 # %% ../nbs/03_unet.ipynb #03f0777a
-WEIGHTS_DIR = Path(deepmact.__file__).parent / 'weights'   # shipped inside the package
-DEFAULT_WEIGHTS = 'deepmact2d.pt'
-
 def save_model(model, path, overwrite=True, **meta):
     "Save `model`'s configuration, weights and `meta` (JSON-able) to `path`, atomically; `meta` also goes to a .json beside it."
     path = Path(path)
@@ -221,14 +219,10 @@ def load_model(path=None, device='cpu'):
     return model.eval()
 
 # %% ../nbs/03_unet.ipynb #c4e1a2b1
-ONNX_OPSET = 17
-ONNX_FORMAT = 1          # raise when `export_onnx` changes what it writes: cached graphs of the old format are not used
-ENGINES = ('onnx', 'torch')   # how a chapter runs its 2D networks on a CPU
-
 def export_onnx(model, path=None, size=None):
     "The ONNX graph of a 2D network of the builder (input 'image' (n, c, h, w) with h and w multiples of `model.multiple`, output 'logits'; batch, height and width free): written to `path` atomically, else returned as bytes."
     import io, warnings
-    if getattr(model, 'dim', 2) != 2 or not hasattr(model, 'multiple'):
+    if not onnx_can_run(model):
         raise DeepMACTError(f"export_onnx: a 2D network of the builder is needed, got {type(model).__name__}")
     was_training = model.training
     model.eval()
@@ -244,12 +238,6 @@ def export_onnx(model, path=None, size=None):
     if path is None: return buf.getvalue()
     with atomic_path(Path(path)) as tmp: Path(tmp).write_bytes(buf.getvalue())
     return Path(path)
-
-def onnx_cache_dir() -> Path | None:
-    "Where exported ONNX graphs are kept: `$DEEPMACT_CACHE`, else ~/.cache/deepmact; None without a home folder."
-    if os.environ.get('DEEPMACT_CACHE'): return Path(os.environ['DEEPMACT_CACHE'])
-    try: return Path.home() / '.cache' / 'deepmact'
-    except RuntimeError: return None      # no HOME and no passwd entry (some containers)
 
 def weights_key(model) -> str:
     "A fingerprint of a network: SHA-256 (20 hex digits) of its configuration and every tensor of its state, whatever memory layout they are in."
@@ -274,21 +262,3 @@ def cached_onnx(model, cache=True, refresh=False) -> bytes:
     except OSError: pass                  # a read-only home: the graph is used from memory
     return graph
 
-class OnnxNetwork:
-    "A 2D network of the builder run by ONNX Runtime on `threads` CPU threads: called on float32 arrays (n, c, h, w) of any h and w, returns the logits as the PyTorch model would."
-    def __init__(self, model, threads=2, cache=True):
-        import onnxruntime as ort
-        self.multiple, self.config, self.meta = model.multiple, dict(model.config), dict(getattr(model, 'meta', {}))
-        so = ort.SessionOptions()
-        so.intra_op_num_threads, so.inter_op_num_threads = int(threads), 1
-        try: self.session = ort.InferenceSession(cached_onnx(model, cache), so, providers=['CPUExecutionProvider'])
-        except Exception:                 # a damaged cached graph: exported again, and the cache mended
-            self.session = ort.InferenceSession(cached_onnx(model, cache, refresh=True), so, providers=['CPUExecutionProvider'])
-
-    def __call__(self, x) -> np.ndarray:
-        x = np.ascontiguousarray(x, np.float32)
-        if x.ndim != 4: raise DeepMACTError(f"OnnxNetwork takes (n, c, h, w) arrays, got shape {x.shape}")
-        h, w = x.shape[2:]
-        ph, pw = (-h) % self.multiple, (-w) % self.multiple
-        if ph or pw: x = np.pad(x, ((0, 0), (0, 0), (0, ph), (0, pw)), mode='edge')     # replicate, as the networks pad
-        return self.session.run(None, {'image': x})[0][:, :, :h, :w]
