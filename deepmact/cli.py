@@ -148,9 +148,11 @@ def bench_detect(shape=BENCH_SHAPE, seed=1, out=None, with_3d=True, size=350, ov
         mv = lambda sec: scan.size / sec / 1e6 if sec > 0 else float('inf')
         print(f"  {'stage':34s} {'seconds':>8s} {'M voxels/s':>11s}")
         print(f"  {'read the whole scan (floor)':34s} {t_read:8.2f} {mv(t_read):11.1f}")
-        for k, name in [('read', 'read subvolumes (reader thread)'), ('project', 'projections, depth maps'),
-                        ('network', 'network (2D U-Net, 3 views)'), ('backproject', 'segment (worker thread)'),
-                        ('records', 'records and parts (worker thread)'), ('write', 'outputs'), ('total', 'end to end')]:
+        where = f"summed over {res['workers']} worker processes" if res['workers'] else "threads of this process"
+        print(f"  the stages, {where}:")
+        for k, name in [('read', 'read subvolumes'), ('project', 'projections, depth maps'),
+                        ('network', f"network (2D U-Net, 3 views, {res['engine']})"), ('backproject', 'segment'),
+                        ('records', 'records and parts'), ('write', 'outputs (this process)'), ('total', 'end to end')]:
             print(f"  {name:34s} {t[k]:8.2f} {mv(t[k]):11.1f}")
         print(f"  the same detection as the first run in this process: {first:.2f} s ({mv(first):.1f} M voxels/s); the table is the second")
         print(f"  end-to-end / read: {t['total'] / t_read:.1f}x the time of reading the scan; "

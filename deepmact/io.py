@@ -365,9 +365,13 @@ class TiffPlanesScan(Scan):
         if offset is None or y.step != 1 or file_dtype != dtype or y.stop <= y.start: return False
         whole_rows = (x.start, x.stop, x.step) == (0, shape[1], 1)
         buf = out if whole_rows else np.empty((y.stop - y.start, shape[1]), dtype)
+        view, got = memoryview(buf).cast('B'), 0
         with open(self.files[z], 'rb', buffering=0) as f:
             f.seek(offset + y.start * shape[1] * dtype.itemsize)
-            got = f.readinto(memoryview(buf).cast('B'))
+            while got < buf.nbytes:           # one call reads at most about 2 GiB
+                n = f.readinto(view[got:])
+                if not n: break
+                got += n
         if got != buf.nbytes: raise DeepMACTError(f"cannot read plane {z} from {self.files[z]}: the file ends early (truncated?)")
         if not whole_rows: out[...] = buf[:, x]
         return True

@@ -18,9 +18,9 @@ from .metastases import metastasis_record, keeps, deduplicate, global_points, lo
 # %% auto #0
 __all__ = ['MODES', 'CSV_FIELDS', 'PROCESSES_MIN_VOXELS', 'back_project', 'components', 'predict_maps', 'local_contrast',
            'contrast_checked', 'two_view_candidates', 'segment', 'split_touching', 'predict_3d', 'z_factor',
-           'resample_z', 'to_scan_planes', 'predict_volume', 'label_probability', 'detection_workers', 'detect_scan',
-           'write_labels', 'write_outputs', 'overview_step', 'pooled_origins', 'pooled_projections', 'show_detections',
-           'score_detections']
+           'resample_z', 'to_scan_planes', 'predict_volume', 'label_probability', 'usable_cores', 'detection_workers',
+           'detect_scan', 'write_labels', 'write_outputs', 'overview_step', 'pooled_origins', 'pooled_projections',
+           'show_detections', 'score_detections']
 
 # %% ../nbs/07_predict.ipynb #3b0b5ffa
 MODES = ('multiply', 'average', 'voting')
@@ -99,8 +99,8 @@ def predict_maps(model, triplet, depths=None):
     else: images = [np.stack([p, d]) for p, d in zip(triplet, depths)]
     xs = [network_input(im)[None] for im in images]
     if isinstance(model, OnnxNetwork):       # ONNX Runtime (`detect_scan(engine='onnx')`): numpy in and out, no PyTorch
-        logits = [model(np.concatenate(xs))[:, 0]] if len({x.shape for x in xs}) == 1 else [model(x)[0] for x in xs]
-        return tuple(_sigmoid(np.asarray(o, np.float32)) for lg in logits for o in lg)
+        logits = list(model(np.concatenate(xs))[:, 0]) if len({x.shape for x in xs}) == 1 else [model(x)[0, 0] for x in xs]
+        return tuple(_sigmoid(np.asarray(lg, np.float32)) for lg in logits)
     import torch
     with torch.inference_mode():
         xs = [torch.from_numpy(x) for x in xs]
@@ -399,20 +399,58 @@ def _rereadable(scan) -> bool:
     if isinstance(scan, NiftiScan): return str(scan.path).endswith('.nii')
     return isinstance(scan, ZarrScan)
 
+def usable_cores() -> int:
+    "The CPU cores this process may use: its affinity, capped by a container's CPU quota (cgroup v2 cpu.max or v1 cfs)."
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else (os.cpu_count() or 1)
+    for quota_file, period_file in (('/sys/fs/cgroup/cpu.max', None),
+                                    ('/sys/fs/cgroup/cpu/cpu.cfs_quota_us', '/sys/fs/cgroup/cpu/cpu.cfs_period_us')):
+        try:
+            text = Path(quota_file).read_text().split()
+            quota, period = text[0], (text[1] if period_file is None else Path(period_file).read_text().strip())
+            if quota not in ('max', '-1'): return max(1, min(cores, math.ceil(int(quota) / int(period))))
+        except (OSError, ValueError, IndexError): pass
+    return cores
+
 def detection_workers(scan, cores, workers=None, min_voxels=PROCESSES_MIN_VOXELS) -> int:
     "How many worker processes run the 2D pipeline on a scan's rows of subvolumes: `workers` if given (0: this process), else one per core for an integer scan of at least `min_voxels` they can read cheaply (none on one core)."
-    if workers is not None:
-        if workers and scan.path is None:
+    if workers:
+        if scan.path is None:
             raise DeepMACTError(f"workers={workers}: worker processes open the scan by its path, and this scan has none (an array in memory); use workers=0")
-        return workers
+        if scan.dtype.kind == 'f':
+            raise DeepMACTError(f"workers={workers}: a float scan is detected in one process (its NaN/inf voxels are counted there); use workers=0")
+    if workers is not None: return workers
     if cores < 2 or scan.size < min_voxels or scan.dtype.kind == 'f' or not _rereadable(scan): return 0
     return cores
 
+def _worker_cap(n_workers, rows, band_bytes, available=None) -> int:
+    "At most one worker per row of the plan, and as many as the free memory holds (a band and its subvolumes, about 3 bands each); at least one."
+    if available is None:
+        import psutil
+        available = psutil.virtual_memory().available
+    return max(1, min(n_workers, rows, int(available // max(3 * band_bytes, 1))))
+
 _WORKER = {}      # in a worker process: the scan and the network, opened once when it starts
 
+def _keep_freed_memory():
+    "glibc's malloc in this (single-threaded) process: large arrays from the heap, and freed memory kept for the next band and subvolume instead of fresh pages each time (faulted in one by one: system time)."
+    try:
+        import ctypes
+        libc = ctypes.CDLL('libc.so.6')
+        libc.mallopt(-4, 0)             # M_MMAP_MAX: no separate mapping for a large block
+        libc.mallopt(-1, 2**31 - 1)     # M_TRIM_THRESHOLD: freed memory stays with the process
+    except (OSError, AttributeError): pass      # not glibc: its defaults
+
 def _worker_start(scan, weights, engine):
-    "Start a detection worker process: keep the scan, open the network (one thread); Ctrl-C is the command's to handle."
-    import signal; signal.signal(signal.SIGINT, signal.SIG_IGN)
+    "Start a detection worker process: keep the scan (a `Scan`, or its path and voxel size to open), open the network (one thread); Ctrl-C is the command's to handle, and the worker ends with it."
+    import signal, sys; signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if isinstance(scan, tuple): scan = open_scan(*scan); scan.warn_nonfinite = False
+    if sys.platform.startswith('linux'):
+        try:
+            import ctypes; ctypes.CDLL('libc.so.6').prctl(1, signal.SIGTERM)    # PR_SET_PDEATHSIG: no orphan if the command is killed
+        except (OSError, AttributeError): pass
+    # five alternating pairs of `deepmact detect` on the 256 M voxel scan of `90_cli` (throwaway): system time
+    # 1.4-1.8 s against 1.4-3.9 s, wall 5.2-5.9 s against 5.1-7.0 s (means 5.6 and 6.1 s)
+    if sys.platform.startswith('linux'): _keep_freed_memory()
     if engine == 'torch':
         import torch; torch.set_num_threads(1)     # the workers share the cores
     _WORKER.update(scan=scan, net=load_network(weights, engine, threads=1))
@@ -420,8 +458,9 @@ def _worker_start(scan, weights, engine):
 def _worker_context(engine):
     "How to start worker processes: a fork of this process where that is safe (Linux, no other Python thread, ONNX Runtime: a command), which starts at once with everything imported; else a fresh interpreter (spawn)."
     import multiprocessing, sys, threading
-    # PyTorch's OpenMP runtime does not survive a fork once used, so its workers start afresh
-    safe = sys.platform.startswith('linux') and threading.active_count() == 1 and engine == 'onnx'
+    # PyTorch's OpenMP runtime does not survive a fork once used (also to export a graph), so its workers start afresh
+    safe = (sys.platform.startswith('linux') and threading.active_count() == 1 and engine == 'onnx'
+            and 'torch' not in sys.modules)
     return multiprocessing.get_context('fork' if safe else 'spawn')
 
 def _detect_row(ids, size, overlap, fz, depth, seg, part):
@@ -460,9 +499,9 @@ def detect_scan(scan, out_dir, model=None, mode='multiply', threshold=0.5, two_v
         if workers is not None and not (isinstance(workers, int) and workers >= 1):
             raise DeepMACTError(f"workers must be a whole number >= 1, got {workers!r}")
     elif workers is not None and not (isinstance(workers, int) and not isinstance(workers, bool) and workers >= 0):
-        raise DeepMACTError(f"workers must be a whole number >= 0 (0: segment in this process), got {workers!r}")
+        raise DeepMACTError(f"workers must be a whole number >= 0 (0: all in this process), got {workers!r}")
     if engine not in ENGINES + ('auto',): raise DeepMACTError(f"engine must be one of {', '.join(ENGINES + ('auto',))}; got {engine!r}")
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else (os.cpu_count() or 1)
+    cores = usable_cores()
     from_file = detector is None and (model is None or isinstance(model, (str, Path)))
     # worker processes need the network from a file (each opens it); otherwise this process runs the pipeline
     n_workers = detection_workers(scan, cores, workers) if from_file else 0
@@ -472,7 +511,8 @@ def detect_scan(scan, out_dir, model=None, mode='multiply', threshold=0.5, two_v
     if from_file:
         # ONNX Runtime unless asked otherwise (no PyTorch once the file's graph is cached: `load_network`); a 2D network
         # gets all cores but one (the reader and the segmenting thread share that one: see below)
-        model = load_network(model, 'torch' if engine == 'torch' else 'onnx', threads=max(1, cores - 1))
+        # (with worker processes this one only reads its facts: one thread, so that no thread pool is forked)
+        model = load_network(model, 'torch' if engine == 'torch' else 'onnx', threads=1 if n_workers else max(1, cores - 1))
     if n_workers and model.config.get('dim', 2) != 2: n_workers = 0     # a 3D network runs in this process
     if detector is None and model.config.get('kind') == 'patch':
         raise DeepMACTError("weights: this is the candidate detector's patch classifier, not a U-Net: use --detector candidates (detector=candidate_detect)")
@@ -501,76 +541,81 @@ def detect_scan(scan, out_dir, model=None, mode='multiply', threshold=0.5, two_v
             diff = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
             raise DeepMACTError(f"{out_dir} holds a run with other parameters ({', '.join(diff)}); use another --out or delete it")
     else: _write_json(parts / 'params.json', params)
-    procs = None
-    if n_workers:     # started now, before this call starts any thread, so they may be forks (`_worker_context`)
-        from concurrent.futures import ProcessPoolExecutor
-        worker_engine = 'torch' if engine == 'torch' else 'onnx'
-        # a worker finds its functions by their module: the package's (also when this runs as a notebook's copy)
-        from deepmact.predict import _worker_start, _detect_row
-        procs = ProcessPoolExecutor(n_workers, mp_context=_worker_context(worker_engine), initializer=_worker_start,
-                                    initargs=(scan, weights_file, worker_engine))
-        for _ in range(n_workers): procs.submit(int)        # each worker starts (and opens the network) while this one plans
-    try: plan, keep, black = plan_with_tissue(scan, size, overlap, only_tissue, with_black_level=True)
-    except BaseException:
-        if procs is not None: procs.shutdown(cancel_futures=True)
-        raise
+    plan, keep, black = plan_with_tissue(scan, size, overlap, only_tissue, with_black_level=True)
     if black_level != 'auto': black = float(black_level)
     write_plan(out_dir / 'plan.csv', plan, keep)
     done = {sv.id for sv in plan if (parts / f'{subvolume_name(sv)}.json').exists()}
     todo = [sv for sv, k in zip(plan, keep) if k and sv.id not in done]
-    timings = dict(read=0.0, project=0.0, network=0.0, backproject=0.0, records=0.0)
-    import threading; threading.Thread(target=_import_writers, daemon=True).start()
-    from tqdm.auto import tqdm
-    dim = model.config.get('dim', 2) if detector is None else None
-    depth = detector is None and uses_depth(model)
-    # depth maps cost more than the maxima: the network's thread computes both, the reader only reads (see the benchmark)
-    if n_workers and not todo:
-        procs.shutdown(); procs, n_workers = None, 0
-    source = _projected(scan, size, overlap, keep, done, timings, project=not depth and fz == 1)
-    step = overview_step(scan.shape)
-    bar = tqdm(_prefetch(source) if prefetch else source, total=len(todo), disable=not progress or bool(n_workers), desc='subvolumes')
-    seg = dict(mode=mode, threshold=threshold, two_views=two_views, min_contrast=min_contrast, black=black, split=split)
-    part = dict(parts=parts, shape=scan.shape, overlap=overlap, step=step, voxel_size=voxel_size)
-    def finish(sv, cube, triplet, out, net_cube):
-        "Segment one subvolume, keep what it owns, save its part; returns (seconds segmenting, seconds for the records)."
-        if dim is None: out = out.result()         # a detector's components, computed in a process
-        t1 = time.perf_counter()
-        if dim is None: comps = out
-        elif dim == 2: comps, triplet = _segment_2d(out, net_cube, cube, triplet, fz, seg)
-        else:
-            comps = contrast_checked(label_probability(out, threshold), cube, min_contrast, black=black)
-            if split: comps = [(p, s) for pts, s in comps for p in split_touching(pts)]
-        t2 = time.perf_counter()
-        _save_part(sv, cube, triplet, comps, **part)
-        return t2 - t1, time.perf_counter() - t2
-    from concurrent.futures import ThreadPoolExecutor
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-    pending = []
-    # In this process: one worker thread segments subvolume k while the network runs on k + 1 (and the reader thread
-    # cuts k + 2); waiting for k before submitting k + 2 bounds the memory to a few subvolumes and raises the worker's
-    # errors at once. A 2D network is not the bottleneck: it leaves one core to the reader and the worker (on 2 cores,
-    # sharing both with them was slower end to end); a 3D network keeps them all.
-    # Worker processes (`n_workers`, a network from a file): each runs the whole 2D pipeline on one row of the plan
-    # at a time (one band read, its subvolumes projected, through the network on one thread, segmented, saved).
-    # Segmenting holds the interpreter lock much of the time, so threads overlapped little; processes use every core.
-    # A detector function (the filter-based one) runs in `workers` processes, one subvolume each.
-    net_threads = max(1, cores - 1) if dim == 2 else cores
-    # ONNX Runtime runs the 2D network (the same maps to float precision): opened so from a weight file (engine 'auto'
-    # or 'onnx'), or a model object's graph exported once and cached (engine 'onnx'); PyTorch runs the rest
-    net = model if isinstance(model, OnnxNetwork) else OnnxNetwork(model, net_threads) if engine == 'onnx' and dim == 2 else model
-    used_engine = 'onnx' if isinstance(net, OnnxNetwork) else 'torch'
-    torch, all_threads = None, None
-    if (used_engine == 'torch' and not n_workers) or detector is not None:
-        import torch
-        all_threads = torch.get_num_threads()
-        torch.set_num_threads(net_threads)
-    in_flight = 1
-    if detector is not None:
-        in_flight = workers or os.cpu_count() or 1
-        # no fork beside threads; one torch thread per worker process (the workers share the cores)
-        procs = ProcessPoolExecutor(in_flight, mp_context=multiprocessing.get_context('spawn'),
-                                    initializer=torch.set_num_threads, initargs=(1,))
+    procs = None
+    if n_workers and todo:     # started now, before this call starts any thread, so they may be forks (`_worker_context`)
+        from concurrent.futures import ProcessPoolExecutor
+        rows = {sv.index[:2] for sv in todo}
+        band = max(sv.shape[0] * sv.shape[1] for sv in todo) * scan.shape[2] * scan.dtype.itemsize
+        n_workers = _worker_cap(n_workers, len(rows), band) if workers is None else min(n_workers, len(rows))
+        worker_engine = 'torch' if engine == 'torch' else 'onnx'
+        context = _worker_context(worker_engine)
+        # a worker finds its functions by their module: the package's (also when this runs as a notebook's copy)
+        from deepmact.predict import _worker_start, _detect_row
+        # a fork shares the scan object; a fresh interpreter opens it by path (a pickled memory map would be a copy)
+        scan_source = scan if context.get_start_method() == 'fork' else (str(scan.path), tuple(voxel_size) if voxel_size else None)
+        procs = ProcessPoolExecutor(n_workers, mp_context=context, initializer=_worker_start, initargs=(scan_source, weights_file, worker_engine))
+        for _ in range(n_workers): procs.submit(int)        # each worker starts (and opens the network) at once
+    else: n_workers, context = 0, None
+    try:
+        timings = dict(read=0.0, project=0.0, network=0.0, backproject=0.0, records=0.0)
+        import threading; threading.Thread(target=_import_writers, daemon=True).start()
+        from tqdm.auto import tqdm
+        dim = model.config.get('dim', 2) if detector is None else None
+        depth = detector is None and uses_depth(model)
+        # depth maps cost more than the maxima: the network's thread computes both, the reader only reads (see the benchmark)
+        source = _projected(scan, size, overlap, keep, done, timings, project=not depth and fz == 1)
+        step = overview_step(scan.shape)
+        bar = tqdm(_prefetch(source) if prefetch else source, total=len(todo), disable=not progress or bool(n_workers), desc='subvolumes')
+        seg = dict(mode=mode, threshold=threshold, two_views=two_views, min_contrast=min_contrast, black=black, split=split)
+        part = dict(parts=parts, shape=scan.shape, overlap=overlap, step=step, voxel_size=voxel_size)
+        def finish(sv, cube, triplet, out, net_cube):
+            "Segment one subvolume, keep what it owns, save its part; returns (seconds segmenting, seconds for the records)."
+            if dim is None: out = out.result()         # a detector's components, computed in a process
+            t1 = time.perf_counter()
+            if dim is None: comps = out
+            elif dim == 2: comps, triplet = _segment_2d(out, net_cube, cube, triplet, fz, seg)
+            else:
+                comps = contrast_checked(label_probability(out, threshold), cube, min_contrast, black=black)
+                if split: comps = [(p, s) for pts, s in comps for p in split_touching(pts)]
+            t2 = time.perf_counter()
+            _save_part(sv, cube, triplet, comps, **part)
+            return t2 - t1, time.perf_counter() - t2
+        from concurrent.futures import ThreadPoolExecutor
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+        pending = []
+        # In this process: one worker thread segments subvolume k while the network runs on k + 1 (and the reader thread
+        # cuts k + 2); waiting for k before submitting k + 2 bounds the memory to a few subvolumes and raises the worker's
+        # errors at once. A 2D network is not the bottleneck: it leaves one core to the reader and the worker (on 2 cores,
+        # sharing both with them was slower end to end); a 3D network keeps them all.
+        # Worker processes (`n_workers`, a network from a file): each runs the whole 2D pipeline on one row of the plan
+        # at a time (one band read, its subvolumes projected, through the network on one thread, segmented, saved).
+        # Segmenting holds the interpreter lock much of the time, so threads overlapped little; processes use every core.
+        # A detector function (the filter-based one) runs in `workers` processes, one subvolume each.
+        net_threads = max(1, cores - 1) if dim == 2 else cores
+        # ONNX Runtime runs the 2D network (the same maps to float precision): opened so from a weight file (engine 'auto'
+        # or 'onnx'), or a model object's graph exported once and cached (engine 'onnx'); PyTorch runs the rest
+        net = model if isinstance(model, OnnxNetwork) else OnnxNetwork(model, net_threads) if engine == 'onnx' and dim == 2 else model
+        used_engine = 'onnx' if isinstance(net, OnnxNetwork) else 'torch'
+        torch, all_threads = None, None
+        if (used_engine == 'torch' and not n_workers) or detector is not None:
+            import torch
+            all_threads = torch.get_num_threads()
+            torch.set_num_threads(net_threads)
+        in_flight = 1
+        if detector is not None:
+            in_flight = workers or os.cpu_count() or 1
+            # no fork beside threads; one torch thread per worker process (the workers share the cores)
+            procs = ProcessPoolExecutor(in_flight, mp_context=multiprocessing.get_context('spawn'),
+                                        initializer=torch.set_num_threads, initargs=(1,))
+    except BaseException:                   # an error before the loop: no worker process outlives it
+        if procs is not None: procs.shutdown(cancel_futures=True)
+        raise
     try:
         if n_workers:
             rows = {}
@@ -578,27 +623,32 @@ def detect_scan(scan, out_dir, model=None, mode='multiply', threshold=0.5, two_v
             with tqdm(total=len(todo), disable=not progress, desc='subvolumes') as bar:
                 futures = {procs.submit(_detect_row, ids, size, overlap, fz, depth, seg, part): len(ids) for ids in rows.values()}
                 from concurrent.futures import as_completed
-                for f in as_completed(futures):
-                    for k, t in f.result().items(): timings[k] += t
-                    bar.update(futures[f])
+                from concurrent.futures.process import BrokenProcessPool
+                try:
+                    for f in as_completed(futures):
+                        for k, t in f.result().items(): timings[k] += t
+                        bar.update(futures[f])
+                except BrokenProcessPool:
+                    raise DeepMACTError(f"a worker process ended abruptly (out of memory?); finished subvolumes are kept: run again with "
+                                        f"workers=0 (--workers 0) to go on in one process") from None
         else:
-          with ThreadPoolExecutor(1) as worker:
-            for sv, cube, triplet in bar:
-                t0 = time.perf_counter()
-                net_cube = cube if fz == 1 else resample_z(cube, fz)
-                if procs is not None: out = procs.submit(detector, cube)
-                elif dim != 2: out = predict_volume(model, cube)
-                elif depth or fz != 1:
-                    triplet, depths = projections_with_depth(net_cube) if depth else (max_projections(net_cube), None)
-                    t1 = time.perf_counter(); timings['project'] += t1 - t0; t0 = t1
-                    out = predict_maps(net, triplet, depths)
-                else: out = predict_maps(net, triplet)
-                timings['network'] += time.perf_counter() - t0
-                pending.append(worker.submit(finish, sv, cube, triplet, out, net_cube))
-                while len(pending) > in_flight:
-                    t_seg, t_rec = pending.pop(0).result(); timings['backproject'] += t_seg; timings['records'] += t_rec
-            for f in pending:
-                t_seg, t_rec = f.result(); timings['backproject'] += t_seg; timings['records'] += t_rec
+            with ThreadPoolExecutor(1) as worker:
+              for sv, cube, triplet in bar:
+                  t0 = time.perf_counter()
+                  net_cube = cube if fz == 1 else resample_z(cube, fz)
+                  if procs is not None: out = procs.submit(detector, cube)
+                  elif dim != 2: out = predict_volume(model, cube)
+                  elif depth or fz != 1:
+                      triplet, depths = projections_with_depth(net_cube) if depth else (max_projections(net_cube), None)
+                      t1 = time.perf_counter(); timings['project'] += t1 - t0; t0 = t1
+                      out = predict_maps(net, triplet, depths)
+                  else: out = predict_maps(net, triplet)
+                  timings['network'] += time.perf_counter() - t0
+                  pending.append(worker.submit(finish, sv, cube, triplet, out, net_cube))
+                  while len(pending) > in_flight:
+                      t_seg, t_rec = pending.pop(0).result(); timings['backproject'] += t_seg; timings['records'] += t_rec
+              for f in pending:
+                  t_seg, t_rec = f.result(); timings['backproject'] += t_seg; timings['records'] += t_rec
     finally:
         if torch is not None: torch.set_num_threads(all_threads)
         if procs is not None: procs.shutdown(cancel_futures=True)
@@ -627,8 +677,9 @@ def detect_scan(scan, out_dir, model=None, mode='multiply', threshold=0.5, two_v
                    timings={k: round(v, 3) for k, v in timings.items()},
                    voxels_per_second=scan.size / timings['total'],
                    versions=dict(deepmact=deepmact.__version__, torch=torch_version(), numpy=np.__version__,
-                                 python=platform.python_version()), threads=net_threads,
-                   engine=used_engine, workers=n_workers)
+                                 python=platform.python_version()), threads=1 if n_workers else net_threads,
+                   engine=used_engine, workers=n_workers,
+                       worker_start=context.get_start_method() if n_workers else None)
     _write_json(out_dir / 'run.json', summary)
     if summary['nonfinite_voxels']:
         scan._nf.first_warning()          # said here, once: a later reader of the same scan (--organs auto) says nothing

@@ -13,7 +13,7 @@ from .io import DeepMACTError, atomic_path
 # %% auto #0
 __all__ = ['ONNX_OPSET', 'ONNX_FORMAT', 'ENGINES', 'WEIGHTS_DIR', 'DEFAULT_WEIGHTS', 'normalize_projection', 'network_input',
            'uses_depth', 'onnx_cache_dir', 'onnx_can_run', 'network_facts', 'OnnxNetwork', 'file_key', 'torch_version',
-           'load_network']
+           'builder_key', 'load_network']
 
 # %% ../nbs/03a_runtime.ipynb #rt000006
 def normalize_projection(image):
@@ -90,10 +90,15 @@ def file_key(path) -> str:
     return h.hexdigest()[:20]
 
 def torch_version() -> str:
-    "The installed PyTorch's version (without a local tag such as +cpu), without importing PyTorch."
+    "The installed PyTorch's version (without a local tag such as +cpu), without importing PyTorch; 'none' without it."
     if 'torch' in sys.modules: return sys.modules['torch'].__version__.split('+')[0]
-    from importlib.metadata import version
-    return version('torch').split('+')[0]
+    from importlib.metadata import version, PackageNotFoundError
+    try: return version('torch').split('+')[0]
+    except PackageNotFoundError: return 'none'
+
+def builder_key() -> str:
+    "SHA-256 (8 hex digits) of the network builder's code (`unet.py`): a graph exported by other code is another cache entry, even for the same weights."
+    return hashlib.sha256((Path(deepmact.__file__).parent / 'unet.py').read_bytes()).hexdigest()[:8]
 
 def load_network(path=None, engine='onnx', threads=2, cache=True):
     "The network saved in `path` (default: the shipped detector) ready to run: `engine='onnx'` an `OnnxNetwork` (from the cache without importing PyTorch once this file has been exported; a network ONNX cannot run comes back as the PyTorch model), `engine='torch'` the PyTorch model."
@@ -101,7 +106,7 @@ def load_network(path=None, engine='onnx', threads=2, cache=True):
     path = WEIGHTS_DIR / DEFAULT_WEIGHTS if path is None else Path(path)
     if not path.is_file(): raise DeepMACTError(f"weights: {path} does not exist")
     folder = onnx_cache_dir() if cache and engine == 'onnx' else None
-    stem = (str(folder / 'onnx' / f"file-{file_key(path)}-f{ONNX_FORMAT}-opset{ONNX_OPSET}-torch{torch_version()}")
+    stem = (str(folder / 'onnx' / f"file-{file_key(path)}-code{builder_key()}-f{ONNX_FORMAT}-opset{ONNX_OPSET}-torch{torch_version()}")
             if folder is not None else None)
     if stem is not None:
         try: return OnnxNetwork.from_graph(Path(stem + '.onnx').read_bytes(), json.loads(Path(stem + '.json').read_text()), threads)

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from .io import DeepMACTError, atomic_path
 # what inference needs without PyTorch lives in `runtime` (03a); named here too, where the chapters have always found it
 from .runtime import (WEIGHTS_DIR, DEFAULT_WEIGHTS, ONNX_OPSET, ONNX_FORMAT, ENGINES, onnx_cache_dir, onnx_can_run,
-                              OnnxNetwork)
+                              OnnxNetwork, builder_key)
 
 # %% auto #0
 __all__ = ['RESNET_STAGES', 'CONFIGS', 'CrossHairConv3d', 'conv_block', 'UNet', 'BasicBlock', 'ResNetUNet', 'PatchClassifier',
@@ -251,7 +251,7 @@ def cached_onnx(model, cache=True, refresh=False) -> bytes:
     "The ONNX graph of `model` (`export_onnx`), from the cache when a network with the same weights was exported before (`refresh`: export again and replace it)."
     folder = onnx_cache_dir() if cache else None
     if folder is None: return export_onnx(model)
-    path = folder / 'onnx' / f"{weights_key(model)}-f{ONNX_FORMAT}-opset{ONNX_OPSET}-torch{torch.__version__.split('+')[0]}.onnx"
+    path = folder / 'onnx' / f"{weights_key(model)}-code{builder_key()}-f{ONNX_FORMAT}-opset{ONNX_OPSET}-torch{torch.__version__.split('+')[0]}.onnx"
     if path.is_file() and not refresh:
         try: return path.read_bytes()
         except OSError: pass
