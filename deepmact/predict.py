@@ -628,9 +628,9 @@ def detect_scan(scan, out_dir, model=None, mode='multiply', threshold=0.5, two_v
                     for f in as_completed(futures):
                         for k, t in f.result().items(): timings[k] += t
                         bar.update(futures[f])
-                except BrokenProcessPool:
-                    raise DeepMACTError(f"a worker process ended abruptly (out of memory?); finished subvolumes are kept: run again with "
-                                        f"workers=0 (--workers 0) to go on in one process") from None
+                except BrokenProcessPool as e:
+                    raise DeepMACTError(f"a worker process ended abruptly ({e}; out of memory?); finished subvolumes are kept: run again "
+                                        f"with workers=0 (--workers 0) to go on in one process") from None
         else:
             with ThreadPoolExecutor(1) as worker:
               for sv, cube, triplet in bar:
