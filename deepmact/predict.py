@@ -19,8 +19,8 @@ from .metastases import metastasis_record, keeps, deduplicate, global_points, lo
 __all__ = ['MODES', 'CSV_FIELDS', 'PROCESSES_MIN_VOXELS', 'back_project', 'components', 'predict_maps', 'local_contrast',
            'contrast_checked', 'two_view_candidates', 'segment', 'split_touching', 'predict_3d', 'z_factor',
            'resample_z', 'to_scan_planes', 'predict_volume', 'label_probability', 'usable_cores', 'detection_workers',
-           'detect_scan', 'write_labels', 'write_outputs', 'overview_step', 'pooled_origins', 'pooled_projections',
-           'show_detections', 'score_detections']
+           'worker_tasks', 'detect_scan', 'write_labels', 'write_outputs', 'overview_step', 'pooled_origins',
+           'pooled_projections', 'show_detections', 'score_detections']
 
 # %% ../nbs/07_predict.ipynb #3b0b5ffa
 MODES = ('multiply', 'average', 'voting')
@@ -422,12 +422,24 @@ def detection_workers(scan, cores, workers=None, min_voxels=PROCESSES_MIN_VOXELS
     if cores < 2 or scan.size < min_voxels or scan.dtype.kind == 'f' or not _rereadable(scan): return 0
     return cores
 
-def _worker_cap(n_workers, rows, band_bytes, available=None) -> int:
-    "At most one worker per row of the plan, and as many as the free memory holds (a band and its subvolumes, about 3 bands each); at least one."
+def _worker_cap(n_workers, subvolumes, band_bytes, available=None) -> int:
+    "At most one worker per subvolume to do, and as many as the free memory holds (a band and its subvolumes, about 3 bands each); at least one."
     if available is None:
         import psutil
         available = psutil.virtual_memory().available
-    return max(1, min(n_workers, rows, int(available // max(3 * band_bytes, 1))))
+    return max(1, min(n_workers, subvolumes, int(available // max(3 * band_bytes, 1))))
+
+def worker_tasks(todo, n_workers) -> list[list]:
+    "The worker processes' tasks: the rows of the plan (one band read each), the largest halved while there are fewer than two per worker (so that none idles while another ends), largest first."
+    tasks = {}
+    for sv in todo: tasks.setdefault(sv.index[:2], []).append(sv)
+    tasks = list(tasks.values())
+    size = lambda task: sum(math.prod(sv.shape) for sv in task)
+    while len(tasks) < 2 * n_workers:
+        i = max(range(len(tasks)), key=lambda i: (len(tasks[i]) > 1, size(tasks[i])))
+        if len(tasks[i]) < 2: break
+        task = tasks.pop(i); tasks += [task[:len(task) // 2], task[len(task) // 2:]]
+    return sorted(tasks, key=size, reverse=True)
 
 _WORKER = {}      # in a worker process: the scan and the network, opened once when it starts
 
@@ -464,7 +476,7 @@ def _worker_context(engine):
     return multiprocessing.get_context('fork' if safe else 'spawn')
 
 def _detect_row(ids, size, overlap, fz, depth, seg, part):
-    "In a worker process: the subvolumes `ids` (one row of the plan: one band read) through the 2D pipeline, each part saved; returns the seconds per stage."
+    "In a worker process: the subvolumes `ids` (of one row of the plan: one band read) through the 2D pipeline, each part saved; returns the seconds per stage."
     scan, net = _WORKER['scan'], _WORKER['net']
     plan = plan_subvolumes(scan.shape, size, overlap)
     wanted = set(ids)
@@ -549,9 +561,8 @@ def detect_scan(scan, out_dir, model=None, mode='multiply', threshold=0.5, two_v
     procs = None
     if n_workers and todo:     # started now, before this call starts any thread, so they may be forks (`_worker_context`)
         from concurrent.futures import ProcessPoolExecutor
-        rows = {sv.index[:2] for sv in todo}
         band = max(sv.shape[0] * sv.shape[1] for sv in todo) * scan.shape[2] * scan.dtype.itemsize
-        n_workers = _worker_cap(n_workers, len(rows), band) if workers is None else min(n_workers, len(rows))
+        n_workers = _worker_cap(n_workers, len(todo), band) if workers is None else min(n_workers, len(todo))
         worker_engine = 'torch' if engine == 'torch' else 'onnx'
         context = _worker_context(worker_engine)
         # a worker finds its functions by their module: the package's (also when this runs as a notebook's copy)
@@ -618,10 +629,9 @@ def detect_scan(scan, out_dir, model=None, mode='multiply', threshold=0.5, two_v
         raise
     try:
         if n_workers:
-            rows = {}
-            for sv in todo: rows.setdefault(sv.index[:2], []).append(sv.id)
             with tqdm(total=len(todo), disable=not progress, desc='subvolumes') as bar:
-                futures = {procs.submit(_detect_row, ids, size, overlap, fz, depth, seg, part): len(ids) for ids in rows.values()}
+                futures = {procs.submit(_detect_row, [sv.id for sv in task], size, overlap, fz, depth, seg, part): len(task)
+                           for task in worker_tasks(todo, n_workers)}
                 from concurrent.futures import as_completed
                 from concurrent.futures.process import BrokenProcessPool
                 try:
