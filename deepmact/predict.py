@@ -620,7 +620,7 @@ def detect_scan(scan, out_dir, model=None, mode='multiply', threshold=0.5, two_v
             torch.set_num_threads(net_threads)
         in_flight = 1
         if detector is not None:
-            in_flight = workers or os.cpu_count() or 1
+            in_flight = workers or cores
             # no fork beside threads; one torch thread per worker process (the workers share the cores)
             procs = ProcessPoolExecutor(in_flight, mp_context=multiprocessing.get_context('spawn'),
                                         initializer=torch.set_num_threads, initargs=(1,))

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from .io import DeepMACTError, open_scan, natural_key
 from .prep import load_projections, export_projections, projections_exported, ignore_invisible as _ignore_invisible
-from .runtime import normalize_projection, network_input, uses_depth   # what a network sees: shared with detection
+from .runtime import network_input, uses_depth   # what a network sees: shared with detection
 from .unet import build_unet, save_model
 from .metrics import dice
 
