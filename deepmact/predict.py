@@ -596,9 +596,8 @@ def detect_scan(scan, out_dir, model=None, mode='multiply', threshold=0.5, two_v
             t2 = time.perf_counter()
             _save_part(sv, cube, triplet, comps, **part)
             return t2 - t1, time.perf_counter() - t2
-        from concurrent.futures import ThreadPoolExecutor
         import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
+        from concurrent.futures import ThreadPoolExecutor, ProcessPoolExecutor
         pending = []
         # In this process: one worker thread segments subvolume k while the network runs on k + 1 (and the reader thread
         # cuts k + 2); waiting for k before submitting k + 2 bounds the memory to a few subvolumes and raises the worker's
