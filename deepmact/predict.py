@@ -16,11 +16,11 @@ from .runtime import load_network, OnnxNetwork, ENGINES, torch_version, normaliz
 from .metastases import metastasis_record, keeps, deduplicate, global_points, local_voxels
 
 # %% auto #0
-__all__ = ['MODES', 'CSV_FIELDS', 'PROCESSES_MIN_VOXELS', 'back_project', 'components', 'predict_maps', 'local_contrast',
-           'contrast_checked', 'two_view_candidates', 'segment', 'split_touching', 'predict_3d', 'z_factor',
-           'resample_z', 'to_scan_planes', 'predict_volume', 'label_probability', 'usable_cores', 'detection_workers',
-           'worker_tasks', 'detect_scan', 'write_labels', 'write_outputs', 'overview_step', 'pooled_origins',
-           'pooled_projections', 'show_detections', 'score_detections']
+__all__ = ['MODES', 'CSV_FIELDS', 'PROCESSES_MIN_VOXELS', 'back_project', 'candidate_boxes', 'components', 'predict_maps',
+           'local_contrast', 'contrast_checked', 'two_view_candidates', 'segment', 'split_touching', 'predict_3d',
+           'z_factor', 'resample_z', 'to_scan_planes', 'predict_volume', 'label_probability', 'usable_cores',
+           'detection_workers', 'worker_tasks', 'detect_scan', 'write_labels', 'write_outputs', 'overview_step',
+           'pooled_origins', 'pooled_projections', 'show_detections', 'score_detections']
 
 # %% ../nbs/07_predict.ipynb #3b0b5ffa
 MODES = ('multiply', 'average', 'voting')
@@ -63,31 +63,45 @@ def _candidate_axes(maps, mode, threshold):
     mz, my, mx = pz > bound, py > bound, px > bound
     return (np.nonzero(my.any(1) | mx.any(1))[0], np.nonzero(mz.any(1) | mx.any(0))[0], np.nonzero(mz.any(0) | my.any(0))[0])
 
-def _with_gaps(idx, n):
-    "Indices with the sentinel `n` (a zero row) inserted between runs, so runs stay apart in the compact grid."
-    if len(idx) == 0: return idx
-    breaks = np.nonzero(np.diff(idx) > 1)[0] + 1
-    return np.insert(idx, breaks, n)
+def _runs(idx):
+    "Runs of consecutive sorted indices, as (first, last + 1) pairs."
+    if len(idx) == 0: return []
+    cut = np.flatnonzero(np.diff(idx) > 1)
+    return list(zip(idx[np.r_[0, cut + 1]].tolist(), (idx[np.r_[cut, len(idx) - 1]] + 1).tolist()))
+
+def candidate_boxes(maps, mode='multiply', threshold=0.5) -> list:
+    "Boxes ((z0, z1), (y0, y1), (x0, x1)) that hold every voxel `mode` can keep, each tight, and apart from each other by a plane where no voxel can be kept (so no component spans two)."
+    pz, py, px = maps
+    todo, boxes = [((0, py.shape[0]), (0, pz.shape[0]), (0, pz.shape[1]))], []
+    while todo:
+        box = (z0, z1), (y0, y1), (x0, x1) = todo.pop()
+        inside = (pz[y0:y1, x0:x1], py[z0:z1, x0:x1], px[z0:z1, y0:y1])
+        runs = [[(a + o, b + o) for a, b in _runs(i)] for i, o in zip(_candidate_axes(inside, mode, threshold), (z0, y0, x0))]
+        if not all(runs): continue                        # no voxel can be kept here
+        tight = tuple((r[0][0], r[-1][1]) for r in runs)
+        axis = max(range(3), key=lambda a: len(runs[a]))
+        if len(runs[axis]) > 1:                           # a gap on this axis: each run on its own
+            todo += [tuple(run if a == axis else tight[a] for a in range(3)) for run in runs[axis]]
+        elif tight != box: todo.append(tight)             # narrower: its runs may split again
+        else: boxes.append(box)
+    return boxes
 
 def components(maps, mode='multiply', threshold=0.5):
-    "Connected components (26-connected) of the back-projected, thresholded maps: list of (points (n, 3), score)."
+    "Connected components (26-connected) of the back-projected, thresholded maps: list of (points (n, 3), score), in the order labelling the whole volume numbers them."
     pz, py, px = _check_maps(maps, mode, threshold)
-    nz, ny, nx = py.shape[0], pz.shape[0], pz.shape[1]
-    iz, iy, ix = (_with_gaps(i, n) for i, n in zip(_candidate_axes((pz, py, px), mode, threshold), (nz, ny, nx)))
-    if not (len(iz) and len(iy) and len(ix)): return []
-    pad = lambda m: np.pad(m, ((0, 1), (0, 1)))          # the sentinel row/column reads 0
-    a, b, c = pad(pz)[np.ix_(iy, ix)][None], pad(py)[np.ix_(iz, ix)][:, None, :], pad(px)[np.ix_(iz, iy)][:, :, None]
-    keep = _combine(a, b, c, mode, threshold)
-    keep[iz == nz] = False; keep[:, iy == ny] = False; keep[:, :, ix == nx] = False
-    lab, n = ndi.label(keep, np.ones((3, 3, 3), bool))
-    if n == 0: return []
-    pos = np.nonzero(lab)
-    ids = lab[pos]
-    mean_p = (a[0][pos[1], pos[2]] + b[pos[0], 0, pos[2]] + c[pos[0], pos[1], 0]) / 3
-    order = np.argsort(ids, kind='stable')
-    pts = np.stack([iz[pos[0]], iy[pos[1]], ix[pos[2]]], 1)[order]
-    bounds = np.searchsorted(ids[order], np.arange(1, n + 2))
-    return [(pts[bounds[k]:bounds[k + 1]], float(mean_p[order][bounds[k]:bounds[k + 1]].mean())) for k in range(n)]
+    out = []
+    for (z0, z1), (y0, y1), (x0, x1) in candidate_boxes((pz, py, px), mode, threshold):
+        a, b, c = pz[None, y0:y1, x0:x1], py[z0:z1, None, x0:x1], px[z0:z1, y0:y1, None]
+        lab, n = ndi.label(_combine(a, b, c, mode, threshold), np.ones((3, 3, 3), bool))
+        if n == 0: continue
+        pos = np.nonzero(lab)
+        ids = lab[pos]
+        order = np.argsort(ids, kind='stable')
+        mean_p = ((a[0][pos[1], pos[2]] + b[pos[0], 0, pos[2]] + c[pos[0], pos[1], 0]) / 3)[order]
+        pts = (np.stack(pos, 1) + (z0, y0, x0))[order]
+        bounds = np.searchsorted(ids[order], np.arange(1, n + 2))
+        out += [(pts[bounds[k]:bounds[k + 1]], float(mean_p[bounds[k]:bounds[k + 1]].mean())) for k in range(n)]
+    return sorted(out, key=lambda comp: tuple(comp[0][0]))     # by first voxel: the raster order
 
 # %% ../nbs/07_predict.ipynb #10f3683c
 def predict_maps(model, triplet, depths=None):
@@ -144,19 +158,22 @@ def two_view_candidates(maps, hidden, threshold=0.5, agreement=0.6):
     (ia, ta), (ib, tb), order = _PAIRS[hidden]
     a, b = (maps[i].T if t else maps[i] for i, t in ((ia, ta), (ib, tb)))
     la, na = ndi.label(a > threshold, np.ones((3, 3), bool)); lb, nb = ndi.label(b > threshold, np.ones((3, 3), bool))
-    out, objs_b = [], ndi.find_objects(lb)
-    for ka, sa in enumerate(ndi.find_objects(la), 1):
-        for kb, sb in enumerate(objs_b, 1):
-            s0, s1 = max(sa[0].start, sb[0].start), min(sa[0].stop, sb[0].stop)
-            # one blob seen from two sides spans the same range of the shared axis
-            if s1 - s0 < agreement * max(sa[0].stop - sa[0].start, sb[0].stop - sb[0].start): continue
-            pa = np.where(la[s0:s1, sa[1]] == ka, a[s0:s1, sa[1]], 0)
-            pb = np.where(lb[s0:s1, sb[1]] == kb, b[s0:s1, sb[1]], 0)
-            prod = pa[:, :, None] * pb[:, None, :]
-            s, u, v = np.nonzero(prod > threshold)
-            if len(s) == 0: continue
-            local = np.stack([s + s0, u + sa[1].start, v + sb[1].start], 1)
-            out.append((local[:, list(order)], float(np.sqrt(prod[s, u, v]).mean())))
+    out, objs_a, objs_b = [], ndi.find_objects(la), ndi.find_objects(lb)
+    if not (objs_a and objs_b): return out
+    # one blob seen from two sides spans the same range of the shared axis: the pairs that agree, tested all at once
+    (a0, a1), (b0, b1) = (np.array([(s[0].start, s[0].stop) for s in objs]).T for objs in (objs_a, objs_b))
+    shared = np.minimum(a1[:, None], b1[None]) - np.maximum(a0[:, None], b0[None])
+    agree = shared >= agreement * np.maximum((a1 - a0)[:, None], (b1 - b0)[None])
+    for ka, kb in zip(*np.nonzero(agree)):
+        sa, sb = objs_a[ka], objs_b[kb]
+        s0, s1 = max(sa[0].start, sb[0].start), min(sa[0].stop, sb[0].stop)
+        pa = np.where(la[s0:s1, sa[1]] == ka + 1, a[s0:s1, sa[1]], 0)
+        pb = np.where(lb[s0:s1, sb[1]] == kb + 1, b[s0:s1, sb[1]], 0)
+        prod = pa[:, :, None] * pb[:, None, :]
+        s, u, v = np.nonzero(prod > threshold)
+        if len(s) == 0: continue
+        local = np.stack([s + s0, u + sa[1].start, v + sb[1].start], 1)
+        out.append((local[:, list(order)], float(np.sqrt(prod[s, u, v]).mean())))
     return out
 
 def segment(maps, volume, mode='multiply', threshold=0.5, two_views=True, min_contrast=1.4, black=0.0, split=True):
