@@ -86,8 +86,12 @@ def metastasis_record(points, metastasis_id=0, subvolume=None, image=None, detec
 def global_points(record):
     "The voxels of a record in scan coordinates (n, 3)."
     pts = record['list_of_points']
-    if isinstance(pts, list):      # as read from JSON: one flat pass over the nested lists is 2-3x faster than np.asarray
-        pts = np.fromiter(itertools.chain.from_iterable(pts), int, count=3 * len(pts))
+    if isinstance(pts, list) and pts and isinstance(pts[0], list):
+        # nested lists (as a record holds them, also read back from JSON): one flat pass is 2-3x faster than np.asarray;
+        # anything but rows of three goes the slow way, which says what is wrong
+        try: flat = np.fromiter(itertools.chain.from_iterable(pts), int)
+        except (TypeError, ValueError): flat = None
+        if flat is not None and flat.size == 3 * len(pts) and all(len(p) == 3 for p in pts): pts = flat
     return np.asarray(pts, int).reshape(-1, 3) + np.asarray(record['offset_in_scan'], int)
 
 # %% ../nbs/06_metastases.ipynb #7558df55
