@@ -16,15 +16,15 @@ class _OnFirstUse:
         import importlib
         return getattr(importlib.import_module(self._name), attr)
 
-nib, zarr = _OnFirstUse('nibabel'), _OnFirstUse('zarr')
+_nib, _zarr = _OnFirstUse('nibabel'), _OnFirstUse('zarr')   # private: not part of this module's API
 
 # %% auto #0
-__all__ = ['nib', 'zarr', 'NONFINITE_VALUE', 'LIBRARY_AXCODES', 'IMAGE_SUFFIXES', 'DeepMACTError', 'DeepMACTWarning',
-           'check_voxel_size', 'check_shape', 'natural_key', 'normalize_key', 'nonfinite_mask', 'lowest_finite',
-           'sample_planes', 'finite_voxels', 'Scan', 'ArrayScan', 'TiffPlanesScan', 'TiffStackScan', 'nifti_voxel_size',
-           'NiftiScan', 'ZarrScan', 'open_scan', 'atomic_path', 'iter_slabs', 'write_tiff', 'write_tiff_planes',
-           'library_affine', 'nifti_codes', 'write_nifti', 'write_zarr', 'read_image', 'write_image', 'to_library',
-           'from_library', 'read_nifti_oriented', 'write_nifti_like']
+__all__ = ['NONFINITE_VALUE', 'LIBRARY_AXCODES', 'IMAGE_SUFFIXES', 'DeepMACTError', 'DeepMACTWarning', 'check_voxel_size',
+           'check_shape', 'natural_key', 'normalize_key', 'nonfinite_mask', 'lowest_finite', 'sample_planes',
+           'finite_voxels', 'Scan', 'ArrayScan', 'TiffPlanesScan', 'TiffStackScan', 'nifti_voxel_size', 'NiftiScan',
+           'ZarrScan', 'open_scan', 'atomic_path', 'iter_slabs', 'write_tiff', 'write_tiff_planes', 'library_affine',
+           'nifti_codes', 'write_nifti', 'write_zarr', 'read_image', 'write_image', 'to_library', 'from_library',
+           'read_nifti_oriented', 'write_nifti_like']
 
 # %% ../nbs/00_io.ipynb #50fbab79
 class DeepMACTError(ValueError):
@@ -404,7 +404,7 @@ class TiffStackScan(Scan):
         if offset is not None:
             self._data = np.memmap(path, dtype=file_dtype, mode='r', offset=offset, shape=full_shape)
         else:
-            self._data = zarr.open_array(tifffile.imread(path, aszarr=True), mode='r')
+            self._data = _zarr.open_array(tifffile.imread(path, aszarr=True), mode='r')
         if voxel_size is None and file_vs is not None and None not in file_vs: voxel_size = file_vs
         super().__init__([full_shape[a] for a in self._axes], file_dtype.newbyteorder('='), voxel_size, path)
 
@@ -433,7 +433,7 @@ class NiftiScan(Scan):
     kind = 'NIfTI'
     def __init__(self, path, voxel_size=None):
         path = Path(path)
-        try: img = nib.load(str(path))
+        try: img = _nib.load(str(path))
         except Exception as e:
             raise DeepMACTError(f"{path} is not a readable NIfTI file (corrupt, truncated or not NIfTI): {e}") from e
         axes = _spatial_axes(img.shape, path, 'NIfTI')
@@ -460,7 +460,7 @@ class ZarrScan(Scan):
     kind = 'zarr'
     def __init__(self, path, voxel_size=None):
         path = Path(path)
-        try: node = zarr.open(str(path), mode='r')
+        try: node = _zarr.open(str(path), mode='r')
         except Exception as e: raise DeepMACTError(f"{path} is not a readable zarr array: {e}") from e
         if not hasattr(node, 'shape'):
             names = sorted(k for k, _ in node.arrays())
@@ -583,7 +583,7 @@ def write_nifti(path, scan, voxel_size=None, slab=64, overwrite=True, dtype=None
     if not path.name.lower().endswith(('.nii', '.nii.gz')):
         raise DeepMACTError(f"{path}: a NIfTI file name must end in .nii or .nii.gz")
     vs = _voxel_size_of(scan, voxel_size)
-    hdr = nib.Nifti1Header()
+    hdr = _nib.Nifti1Header()
     hdr.set_data_shape(scan.shape[::-1])
     hdr.set_data_dtype(np.dtype(dtype or scan.dtype))
     zooms = vs[::-1] if vs else (1., 1., 1.)
@@ -605,7 +605,7 @@ def write_zarr(path, scan, voxel_size=None, chunks=(64, 256, 256), overwrite=Tru
     vs = _voxel_size_of(scan, voxel_size)
     chunks = tuple(int(min(c, max(n, 1))) for c, n in zip(chunks, scan.shape))
     with atomic_path(path, overwrite) as tmp:
-        arr = zarr.open_array(str(tmp), mode='w', shape=scan.shape, chunks=chunks, dtype=scan.dtype)
+        arr = _zarr.open_array(str(tmp), mode='w', shape=scan.shape, chunks=chunks, dtype=scan.dtype)
         if vs: arr.attrs['voxel_size_um'] = list(vs)
         for z0, a in iter_slabs(scan, chunks[0]): arr[z0:z0 + len(a)] = a
     return path
@@ -691,7 +691,7 @@ def read_nifti_oriented(path, voxel_size=None):
     "(array (z, y, x) in the library's orientation, voxel size (z, y, x) µm by `nifti_voxel_size` unless given, the nibabel image) of a NIfTI scan."
     path = Path(path)
     if not path.is_file(): raise DeepMACTError(f"{path}: no such NIfTI file")
-    try: img = nib.load(str(path))
+    try: img = _nib.load(str(path))
     except Exception as e: raise DeepMACTError(f"{path} is not a readable NIfTI file (corrupt, truncated or not NIfTI): {e}") from None
     if len(img.shape) < 3 or len([s for s in img.shape[3:] if s > 1]):
         raise DeepMACTError(f"{path} has shape {img.shape}; a 3D NIfTI volume is expected")
@@ -716,7 +716,7 @@ def write_nifti_like(path, array, like, dtype=None, slope=1.0) -> Path:
     dtype = np.dtype(dtype or data.dtype)
     data = nifti_codes(data, dtype, slope)
     hdr = like.header.copy(); hdr.set_data_dtype(dtype); hdr.set_data_shape(data.shape)
-    img = nib.Nifti1Image(data, like.affine, hdr)
+    img = _nib.Nifti1Image(data, like.affine, hdr)
     img.header.set_slope_inter(float(slope), 0)
-    with atomic_path(path) as tmp: nib.save(img, str(tmp))
+    with atomic_path(path) as tmp: _nib.save(img, str(tmp))
     return path
