@@ -143,6 +143,7 @@ class Scan:
     ndim = 3
     kind = 'scan'
     warn_nonfinite = True   # False: no warning at the first NaN/inf (a caller that reports `nonfinite` itself)
+    cheap_box_reads = False # True: a box costs about its own rows to read (uncompressed storage), so `cut_volume` reads cube by cube
     def __init__(self, shape, dtype, voxel_size=None, path=None):
         self.shape, self.dtype = tuple(int(s) for s in shape), np.dtype(dtype)
         self.voxel_size, self.path = check_voxel_size(voxel_size), path
@@ -222,6 +223,8 @@ class ArrayScan(Scan):
         super().__init__(shape, array.dtype, voxel_size, path)
         self.array = array
     def _read(self, z, y, x): return self.array[z, y, x]
+    @property
+    def cheap_box_reads(self) -> bool: return isinstance(self.array, np.ndarray)
 
 # %% ../nbs/00_io.ipynb #0475b2b3
 def _spatial_axes(shape, path, fmt) -> tuple[int, ...]:
@@ -351,6 +354,11 @@ class TiffPlanesScan(Scan):
         if voxel_size is None and file_vs is not None and None not in file_vs: voxel_size = file_vs
         super().__init__((len(files),) + shape, dtype, voxel_size, folder)
 
+    @property
+    def cheap_box_reads(self) -> bool:
+        "Every plane stored uncompressed in native byte order: a box is one read call per plane (`_read_rows`)."
+        return all(offset is not None and file_dtype == dtype for _, dtype, file_dtype, offset in self._planes)
+
     def read_plane(self, z: int, y=slice(None), x=slice(None)) -> np.ndarray:
         "Rows `y` and columns `x` of plane `z`, memory-mapped when the plane is stored uncompressed."
         shape, _, file_dtype, offset = self._planes[z]
@@ -410,6 +418,8 @@ class TiffStackScan(Scan):
 
     @property
     def memory_mapped(self) -> bool: return isinstance(self._data, np.memmap)
+    @property
+    def cheap_box_reads(self) -> bool: return self.memory_mapped
     def _read(self, z, y, x): return np.asarray(self._data[_full_key(self._axes, self._nd, (z, y, x))], self.dtype)
 
 # %% ../nbs/00_io.ipynb #6fc451a1

@@ -402,6 +402,7 @@ def _projected(scan, size, overlap, keep, skip, timings, project=True):
         triplet = max_projections(cube) if project else None
         timings['read'] += t1 - t0; timings['project'] += time.perf_counter() - t1
         yield sv, cube, triplet
+        del cube, triplet       # not held while the next one is read: one cube less in memory
 
 def _import_writers():
     "The output stage's libraries (zarr, matplotlib: about a second to import), imported while the network runs."

@@ -128,7 +128,7 @@ def read_subvolume(scan, sv: Subvolume) -> np.ndarray:
     return _padded(scan[sv.box(scan.shape)], sv.shape, scan.dtype)
 
 def cut_volume(scan, size=350, overlap=50, keep=None, skip=()):
-    "Yield `(Subvolume, array)` for each subvolume in plan order, streaming band by band through `scan`."
+    "Yield `(Subvolume, array)` for each subvolume in plan order, streaming row of cubes by row through `scan`: cube by cube where a box reads cheaply (`Scan.cheap_box_reads`), else one band per row."
     scan = open_scan(scan)
     plan = plan_subvolumes(scan.shape, size, overlap)
     if keep is not None:
@@ -141,6 +141,12 @@ def cut_volume(scan, size=350, overlap=50, keep=None, skip=()):
     for sv in wanted: rows.setdefault(sv.index[:2], []).append(sv)
     for (iz, iy), svs in rows.items():
         (z0, y0, _), (dz, dy, _) = svs[0].offset, svs[0].shape
+        # (a float scan's NaN/inf voxels are counted row by row, exactly only when rows are read whole: `Scan.nonfinite`)
+        if len(svs) > 1 and scan.cheap_box_reads and scan.dtype.kind != 'f':
+            for sv in svs:       # one cube in memory, not a band and its cubes: why in 02_prep
+                x0, dx = sv.offset[2], sv.shape[2]
+                yield sv, np.ascontiguousarray(scan[z0:z0 + dz, y0:y0 + dy, x0:x0 + dx])
+            continue
         band = scan[z0:z0 + dz, y0:y0 + dy, :]
         for sv in svs:
             x0, dx = sv.offset[2], sv.shape[2]
