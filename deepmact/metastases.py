@@ -10,8 +10,8 @@ from .io import DeepMACTError
 from .prep import Subvolume
 
 # %% auto #0
-__all__ = ['characterize', 'local_voxels', 'intensity_features', 'metastasis_record', 'global_points', 'owned_box', 'is_cut',
-           'keeps', 'deduplicate']
+__all__ = ['characterize', 'local_voxels', 'fast_median', 'intensity_features', 'metastasis_record', 'global_points', 'owned_box',
+           'is_cut', 'keeps', 'deduplicate']
 
 # %% ../nbs/06_metastases.ipynb #cefad324
 def characterize(points):
@@ -31,13 +31,15 @@ def characterize(points):
                 stringness=1 - sphereness, skewness=skewness)
 
 # %% ../nbs/06_metastases.ipynb #183f2b25
-def local_voxels(image, points, exclude=None, center=None, half=25):
-    "Intensities (float32) of `points` and of their local background: the box +-`half` around `center` (grown to hold the points) without the points and `exclude`."
+def local_voxels(image, points, exclude=None, center=None, half=25, keep_integers=False):
+    "Intensities (float32; with `keep_integers`, 8/16-bit unsigned ones as they are) of `points` and of their local background: the box +-`half` around `center` (grown to hold the points) without the points and `exclude`."
     pts = np.asarray(points, int).reshape(-1, 3)
     c = np.floor(pts.mean(0) if center is None else np.asarray(center, float)).astype(int)
     lo = np.maximum(np.minimum(c - half, pts.min(0)), 0)
     hi = np.minimum(np.maximum(c + half + 1, pts.max(0) + 1), image.shape)
-    box = np.asarray(image[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]], np.float32)   # exact for 16-bit data; only the box is read
+    box = np.asarray(image[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]])     # only the box is read
+    if not (keep_integers and box.dtype.kind == 'u' and box.dtype.itemsize <= 2):
+        box = np.asarray(box, np.float32)                                # exact for 16-bit data
     # `exclude`: a bool volume of the image's shape, or a list of (n, 3) point arrays (other detections) in its coordinates
     if isinstance(exclude, np.ndarray) and exclude.dtype == bool:
         mask = np.array(exclude[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]], bool)
@@ -51,15 +53,23 @@ def local_voxels(image, points, exclude=None, center=None, half=25):
     mask[local] = True
     return fg, box[~mask]
 
+def fast_median(values) -> float:
+    "`np.median(values)` as a float; of 8/16-bit unsigned integers by counting (a 51³ box: about 6x faster than sorting)."
+    a = np.asarray(values).ravel()
+    if a.dtype.kind != 'u' or a.dtype.itemsize > 2 or a.size == 0: return float(np.median(a))
+    at_most = np.cumsum(np.bincount(a))         # at_most[k]: how many values are <= k
+    n = len(a)
+    return (int(np.searchsorted(at_most, (n - 1) // 2, side='right')) + int(np.searchsorted(at_most, n // 2, side='right'))) / 2
+
 def intensity_features(image, points, detected=None, center=None, max_diameter=0.0, min_half=25):
     "Contrast of voxels `points` of `image` against a local box (+-max(d_max, `min_half`)) without the `detected` voxels."
-    fg, bg = local_voxels(image, points, detected, center, int(math.ceil(max(max_diameter, min_half))))
+    fg, bg = local_voxels(image, points, detected, center, int(math.ceil(max(max_diameter, min_half))), keep_integers=True)
     if len(bg) == 0: bg = np.array([np.nan])
     bg_mean, bg_std, fg_mean = float(bg.mean(dtype=np.float64)), float(bg.std(dtype=np.float64)), float(fg.mean(dtype=np.float64))
     return dict(contrast=fg_mean / bg_mean if bg_mean > 0 else math.inf,
                 sd_above_bg=(fg_mean - bg_mean) / bg_std if bg_std > 0 else math.inf,
-                fg_mean=fg_mean, fg_min=float(fg.min()), fg_median=float(np.median(fg)), fg_max=float(fg.max()),
-                bg_mean=bg_mean, bg_std=bg_std, bg_min=float(bg.min()), bg_median=float(np.median(bg)), bg_max=float(bg.max()))
+                fg_mean=fg_mean, fg_min=float(fg.min()), fg_median=fast_median(fg), fg_max=float(fg.max()),
+                bg_mean=bg_mean, bg_std=bg_std, bg_min=float(bg.min()), bg_median=fast_median(bg), bg_max=float(bg.max()))
 
 # %% ../nbs/06_metastases.ipynb #69024e0f
 def metastasis_record(points, metastasis_id=0, subvolume=None, image=None, detected=None, score=None, voxel_size=None):

@@ -13,7 +13,7 @@ from .io import DeepMACTError, DeepMACTWarning, open_scan, atomic_path, check_vo
 from .prep import plan_subvolumes, plan_with_tissue, cut_volume, max_projections, projections_with_depth, subvolume_name, write_plan, overview
 # no PyTorch here: a network opened with the ONNX engine runs without it (`03a_runtime`); the PyTorch paths import it when they run
 from .runtime import load_network, OnnxNetwork, ENGINES, torch_version, normalize_projection, network_input, uses_depth
-from .metastases import metastasis_record, keeps, deduplicate, global_points, local_voxels
+from .metastases import metastasis_record, keeps, deduplicate, global_points, local_voxels, fast_median
 
 # %% auto #0
 __all__ = ['MODES', 'CSV_FIELDS', 'PROCESSES_MIN_VOXELS', 'back_project', 'candidate_boxes', 'components', 'predict_maps',
@@ -171,9 +171,9 @@ def local_contrast(volume, points, exclude=None, half=12, black=0.0):
     "Median of `volume` at `points` over the median of the box +-`half` voxels (at least the points' extent + 6) around them, without `exclude` and the points; both above the `black` level."
     pts = np.asarray(points, int).reshape(-1, 3)
     lo_p, hi_p = pts.min(0), pts.max(0)
-    fg, bg = local_voxels(volume, pts, exclude, (lo_p + hi_p) // 2, max(half, int((hi_p - lo_p).max()) // 2 + 6))
+    fg, bg = local_voxels(volume, pts, exclude, (lo_p + hi_p) // 2, max(half, int((hi_p - lo_p).max()) // 2 + 6), keep_integers=True)
     if bg.size == 0: return math.inf
-    fg, b = float(np.median(fg)) - black, float(np.median(bg)) - black
+    fg, b = fast_median(fg) - black, fast_median(bg) - black
     return fg / b if b > 0 else (math.inf if fg > 0 else 1.0)
 
 def contrast_checked(comps, volume, min_contrast=1.4, detected=None, black=0.0):
