@@ -234,10 +234,12 @@ def segment(maps, volume, mode='multiply', threshold=0.5, two_views=True, min_co
     if not split: return comps
     return [(p, _mean_probability(maps, p)) if len(parts) > 1 else (p, s) for pts, s in comps for parts in [split_touching(pts)] for p in parts]
 
+def _tops(image, footprint) -> np.ndarray:
+    "Voxels of `image` that no neighbour (within `footprint`) is higher than: every h-maximum lies on them."
+    return image == ndi.maximum_filter(image, footprint=footprint, mode='constant', cval=-np.inf)
+
 def split_touching(points, h=0.1, min_volume=6, neck=0.75):
     "Split a component (points (n, 3)) into the touching blobs it holds: a watershed of its distance map, seeded at maxima whose dynamic is at least `h` of the largest distance; neighbours whose shared border is wider than `neck` times the smaller one's radius stay one. Returns a list of point arrays."
-    from skimage.morphology import h_maxima
-    from skimage.segmentation import watershed
     pts = np.asarray(points, int).reshape(-1, 3)
     if len(pts) < 2 * min_volume: return [pts]
     lo = pts.min(0) - 1
@@ -245,6 +247,12 @@ def split_touching(points, h=0.1, min_volume=6, neck=0.75):
     dist = ndi.distance_transform_edt(mask).astype(np.float32)
     land = dist / dist.max()
     full = np.ones((3, 3, 3), bool)                   # 26-connected, as the components are: no voxel is left out
+    # most components have one top (one connected set of voxels no neighbour is higher than): then one seed at most,
+    # and no reconstruction (about 1 ms) is needed. (h_maxima lowers float images by a relative 2e-6, which can only
+    # matter where neighbouring distances differ by less: not below a distance of a few hundred voxels)
+    if dist.max() <= 200 and ndi.label(_tops(land, full) & mask, full)[1] < 2: return [pts]
+    from skimage.morphology import h_maxima
+    from skimage.segmentation import watershed
     seeds, n = ndi.label(h_maxima(land, h) & mask, full)
     if n < 2: return [pts]
     parts = watershed(-land, seeds, mask=mask, connectivity=full)
