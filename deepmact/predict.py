@@ -10,7 +10,8 @@ import numpy as np
 from scipy import ndimage as ndi
 import deepmact
 from .io import DeepMACTError, DeepMACTWarning, open_scan, atomic_path, check_voxel_size
-from .prep import plan_subvolumes, plan_with_tissue, cut_volume, max_projections, projections_with_depth, subvolume_name, write_plan, overview
+from .prep import (plan_subvolumes, plan_with_tissue, cut_volume, reads_cube_by_cube, max_projections, projections_with_depth,
+                           subvolume_name, write_plan, overview)
 # no PyTorch here: a network opened with the ONNX engine runs without it (`03a_runtime`); the PyTorch paths import it when they run
 from .runtime import load_network, OnnxNetwork, ENGINES, torch_version, normalize_projection, network_input, uses_depth
 from .metastases import metastasis_record, keeps, deduplicate, global_points, local_voxels, fast_median
@@ -492,10 +493,10 @@ def _worker_cap(n_workers, subvolumes, band_bytes, available=None) -> int:
         available = psutil.virtual_memory().available
     return max(1, min(n_workers, subvolumes, int(available // max(3 * band_bytes, 1))))
 
-def worker_tasks(todo, n_workers) -> list[list]:
-    "The worker processes' tasks: the rows of the plan (one band read each), the largest halved while there are fewer than two per worker (so that none idles while another ends), largest first."
+def worker_tasks(todo, n_workers, by_subvolume=False) -> list[list]:
+    "The worker processes' tasks, largest first: the rows of the plan (one band read each), the largest halved while there are fewer than two per worker (so that none idles while another ends); with `by_subvolume` (a scan read cube by cube: no band to share) each subvolume alone."
     tasks = {}
-    for sv in todo: tasks.setdefault(sv.index[:2], []).append(sv)
+    for sv in todo: tasks.setdefault(sv.id if by_subvolume else sv.index[:2], []).append(sv)
     tasks = list(tasks.values())
     size = lambda task: sum(math.prod(sv.shape) for sv in task)
     while len(tasks) < 2 * n_workers:
@@ -706,7 +707,7 @@ def detect_scan(scan, out_dir, model=None, mode='multiply', threshold=0.5, two_v
         if n_workers:
             with tqdm(total=len(todo), disable=not progress, desc='subvolumes') as bar:
                 futures = {procs.submit(_detect_row, [sv.id for sv in task], size, overlap, fz, depth, seg, part): task
-                           for task in worker_tasks(todo, n_workers)}
+                           for task in worker_tasks(todo, n_workers, reads_cube_by_cube(scan))}
                 from concurrent.futures import as_completed
                 from concurrent.futures.process import BrokenProcessPool
                 try:

@@ -14,10 +14,10 @@ from .io import DeepMACTError, open_scan, write_nifti, atomic_path, check_shape
 
 # %% auto #0
 __all__ = ['PLAN_FIELDS', 'SHAPE_FIELDS', 'VIEWS', 'Subvolume', 'grid_shape', 'plan_subvolumes', 'plan_voxels', 'overview',
-           'tissue_mask', 'black_level', 'foreground_subvolumes', 'noise_sd', 'read_subvolume', 'cut_volume',
-           'write_plan', 'read_plan', 'plan_with_tissue', 'subvolume_name', 'save_subvolumes', 'max_projections',
-           'save_triplet', 'load_triplet', 'projections_with_depth', 'projections_exported', 'export_projections',
-           'load_projections', 'ignore_invisible', 'show_plan', 'peak_rss_mb', 'measure_cut']
+           'tissue_mask', 'black_level', 'foreground_subvolumes', 'noise_sd', 'read_subvolume', 'reads_cube_by_cube',
+           'cut_volume', 'write_plan', 'read_plan', 'plan_with_tissue', 'subvolume_name', 'save_subvolumes',
+           'max_projections', 'save_triplet', 'load_triplet', 'projections_with_depth', 'projections_exported',
+           'export_projections', 'load_projections', 'ignore_invisible', 'show_plan', 'peak_rss_mb', 'measure_cut']
 
 # %% ../nbs/02_prep.ipynb #a0a01484
 @dataclass(frozen=True)
@@ -127,8 +127,12 @@ def read_subvolume(scan, sv: Subvolume) -> np.ndarray:
     scan = open_scan(scan)
     return _padded(scan[sv.box(scan.shape)], sv.shape, scan.dtype)
 
+def reads_cube_by_cube(scan) -> bool:
+    "Whether `cut_volume` reads `scan` one subvolume's box at a time (boxes read cheaply, and integers: a float scan's NaN/inf voxels are counted exactly only where rows are read whole, `Scan.nonfinite`) rather than one band per row of cubes."
+    return bool(getattr(scan, 'cheap_box_reads', False)) and np.dtype(scan.dtype).kind != 'f'
+
 def cut_volume(scan, size=350, overlap=50, keep=None, skip=()):
-    "Yield `(Subvolume, array)` for each subvolume in plan order, streaming row of cubes by row through `scan`: cube by cube where a box reads cheaply (`Scan.cheap_box_reads`), else one band per row."
+    "Yield `(Subvolume, array)` for each subvolume in plan order, streaming row of cubes by row through `scan`: cube by cube where boxes read cheaply (`reads_cube_by_cube`), else one band per row."
     scan = open_scan(scan)
     plan = plan_subvolumes(scan.shape, size, overlap)
     if keep is not None:
@@ -137,16 +141,13 @@ def cut_volume(scan, size=350, overlap=50, keep=None, skip=()):
             raise DeepMACTError(f"keep must have one entry per subvolume ({len(plan)}), got shape {keep.shape}")
     skip = set(skip)
     wanted = [sv for i, sv in enumerate(plan) if (keep is None or keep[i]) and sv.id not in skip]
+    if reads_cube_by_cube(scan):      # one cube in memory, not a band and its cubes: why in 02_prep
+        for sv in wanted: yield sv, np.ascontiguousarray(scan[sv.box(scan.shape)])
+        return
     rows = {}
     for sv in wanted: rows.setdefault(sv.index[:2], []).append(sv)
     for (iz, iy), svs in rows.items():
         (z0, y0, _), (dz, dy, _) = svs[0].offset, svs[0].shape
-        # (a float scan's NaN/inf voxels are counted row by row, exactly only when rows are read whole: `Scan.nonfinite`)
-        if len(svs) > 1 and scan.cheap_box_reads and scan.dtype.kind != 'f':
-            for sv in svs:       # one cube in memory, not a band and its cubes: why in 02_prep
-                x0, dx = sv.offset[2], sv.shape[2]
-                yield sv, np.ascontiguousarray(scan[z0:z0 + dz, y0:y0 + dy, x0:x0 + dx])
-            continue
         band = scan[z0:z0 + dz, y0:y0 + dy, :]
         for sv in svs:
             x0, dx = sv.offset[2], sv.shape[2]
