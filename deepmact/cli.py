@@ -245,6 +245,12 @@ def bench_shell(shapes=SHELL_SHAPES, seed=1, out=None, repeat=1, detectors=('net
                           f"(detection {t_det:.2f} s, the rest start and imports); {run['n_processed']} of {run['n_subvolumes']} "
                           f"subvolumes, {r['work_voxels'] / n:.2f}x the scan's voxels")
             walls = {d: [r['wall_s'] for r in reports if r['shape'] == list(shape) and r['detector'] == d] for d in detectors}
+            if repeat > 1:                  # this machine's runs vary: the median run beside the slowest and fastest
+                import statistics
+                for d, ws in walls.items():
+                    rates = sorted(n / w / 1e6 for w in ws)
+                    print(f"  {str(shape):17s} {d}: median {statistics.median(rates):5.1f} M voxels/s over {len(ws)} runs "
+                          f"(slowest {rates[0]:.1f}, fastest {rates[-1]:.1f})")
             if walls.get('network') and walls.get('network-one-process'):
                 mean = lambda xs: sum(xs) / len(xs)
                 print(f"  {str(shape):17s} the default takes {mean(walls['network']) / mean(walls['network-one-process']):.2f}x the wall time of "
