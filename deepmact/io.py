@@ -322,6 +322,14 @@ def _open_tiff(path):
 # %% ../nbs/00_io.ipynb #f1703f5b
 _TIFF_SUFFIXES = ('.tif', '.tiff')
 
+def _tiff_frame(path, offset, nbytes, most=1 << 16) -> tuple | None:
+    "A TIFF file's size and its bytes before and after its image data (`nbytes` at `offset`): header, directories, tags; None when they are more than `most` bytes."
+    with open(path, 'rb') as f:
+        size = os.fstat(f.fileno()).st_size
+        if offset > most or size - offset - nbytes > most or size < offset + nbytes: return None
+        head = f.read(offset); f.seek(offset + nbytes)
+        return size, head, f.read()
+
 class TiffPlanesScan(Scan):
     "A scan stored as a folder of 2D TIFF planes, one per z, in natural order of the file names."
     kind = 'TIFF planes'
@@ -335,7 +343,12 @@ class TiffPlanesScan(Scan):
             raise DeepMACTError(f"folder {folder} holds no TIFF images (.tif/.tiff); found {len(entries)} other entries "
                                 f"such as {others}")
         self.files, self._planes, file_vs = files, [], None
+        first = None      # the first uncompressed plane's entry and frame
         for f in files:
+            # a plane whose bytes around the image data (header, tags) and size are those of the first has its layout:
+            # no parsing (about 0.5 ms a plane with tifffile)
+            if first is not None and _tiff_frame(f, first[0][3], first[1]) == first[2]:
+                self._planes.append(first[0]); continue
             with _open_tiff(f) as tif:
                 page = tif.pages[0]
                 shape, dtype = tuple(page.shape), np.dtype(tif.byteorder + page.dtype.char)
@@ -350,6 +363,10 @@ class TiffPlanesScan(Scan):
                 raise DeepMACTError(f"planes differ in shape or dtype: {f} is {shape} {dtype.newbyteorder('=')} but "
                                     f"{files[0]} is {ref[0]} {ref[1]}; all planes of a scan must match")
             self._planes.append((shape, dtype.newbyteorder('='), dtype, offset))
+            if first is None and offset is not None:
+                nbytes = shape[0] * shape[1] * dtype.itemsize
+                frame = _tiff_frame(f, offset, nbytes)
+                if frame is not None: first = (self._planes[-1], nbytes, frame)
         shape, dtype = self._planes[0][:2]
         if voxel_size is None and file_vs is not None and None not in file_vs: voxel_size = file_vs
         super().__init__((len(files),) + shape, dtype, voxel_size, folder)
