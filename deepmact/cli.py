@@ -205,6 +205,7 @@ def bench_shell(shapes=SHELL_SHAPES, seed=1, out=None, repeat=1, detectors=('net
     from deepmact.io import open_scan, write_tiff_planes, iter_slabs
     from deepmact.prep import plan_subvolumes, plan_voxels
     from deepmact.io import DeepMACTError
+    import statistics
     detectors = tuple(detectors)
     if not detectors or not set(detectors) <= set(SHELL_DETECTORS):
         raise DeepMACTError(f"detectors must be some of {', '.join(SHELL_DETECTORS)}; got {detectors}")
@@ -245,8 +246,7 @@ def bench_shell(shapes=SHELL_SHAPES, seed=1, out=None, repeat=1, detectors=('net
                           f"(detection {t_det:.2f} s, the rest start and imports); {run['n_processed']} of {run['n_subvolumes']} "
                           f"subvolumes, {r['work_voxels'] / n:.2f}x the scan's voxels")
             walls = {d: [r['wall_s'] for r in reports if r['shape'] == list(shape) and r['detector'] == d] for d in detectors}
-            if repeat > 1:                  # this machine's runs vary: the median run beside the slowest and fastest
-                import statistics
+            if repeat > 1:                  # this machine's runs vary: the median rate beside the slowest and fastest
                 for d, ws in walls.items():
                     rates = sorted(n / w / 1e6 for w in ws)
                     print(f"  {str(shape):17s} {d}: median {statistics.median(rates):5.1f} M voxels/s over {len(ws)} runs "

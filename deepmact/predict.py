@@ -411,7 +411,7 @@ def _projected(scan, size, overlap, keep, skip, timings, project=True):
         triplet = max_projections(cube) if project else None
         timings['read'] += t1 - t0; timings['project'] += time.perf_counter() - t1
         yield sv, cube, triplet
-        del cube, triplet       # not held while the next one is read: one cube less in memory
+        del cube, triplet       # not held while the next one is read (if the caller lets go too, as `_detect_row` does)
 
 def _import_writers():
     "The output stage's libraries (zarr, matplotlib: about a second to import), imported while the network runs."
@@ -486,12 +486,12 @@ def detection_workers(scan, cores, workers=None, min_voxels=PROCESSES_MIN_VOXELS
     if cores < 2 or scan.size < min_voxels or scan.dtype.kind == 'f' or not _rereadable(scan): return 0
     return cores
 
-def _worker_cap(n_workers, subvolumes, band_bytes, available=None) -> int:
-    "At most one worker per subvolume to do, and as many as the free memory holds (a band and its subvolumes, about 3 bands each); at least one."
+def _worker_cap(n_workers, subvolumes, read_bytes, available=None) -> int:
+    "At most one worker per subvolume to do, and as many as the free memory holds (about 3x what a worker reads at a time: a band and its subvolumes, or a subvolume and its stages); at least one."
     if available is None:
         import psutil
         available = psutil.virtual_memory().available
-    return max(1, min(n_workers, subvolumes, int(available // max(3 * band_bytes, 1))))
+    return max(1, min(n_workers, subvolumes, int(available // max(3 * read_bytes, 1))))
 
 def worker_tasks(todo, n_workers, by_subvolume=False) -> list[list]:
     "The worker processes' tasks, largest first: the rows of the plan (one band read each), the largest halved while there are fewer than two per worker (so that none idles while another ends); with `by_subvolume` (a scan read cube by cube: no band to share) each subvolume alone."
@@ -540,7 +540,7 @@ def _worker_context(engine):
     return multiprocessing.get_context('fork' if safe else 'spawn')
 
 def _detect_row(ids, size, overlap, fz, depth, seg, part):
-    "In a worker process: the subvolumes `ids` (of one row of the plan: one band read) through the 2D pipeline, each part saved; returns the seconds per stage."
+    "In a worker process: the subvolumes `ids` (a row of the plan, one band read; or one subvolume) through the 2D pipeline, each part saved; returns the seconds per stage."
     scan, net = _WORKER['scan'], _WORKER['net']
     plan = plan_subvolumes(scan.shape, size, overlap)
     wanted = set(ids)
@@ -556,6 +556,7 @@ def _detect_row(ids, size, overlap, fz, depth, seg, part):
         t3 = time.perf_counter()
         _save_part(sv, cube, triplet, comps, **part)
         for k, t in zip(('project', 'network', 'backproject', 'records'), (t1 - t0, t2 - t1, t3 - t2, time.perf_counter() - t3)): timings[k] += t
+        del cube, net_cube, triplet, depths, maps, comps      # nothing of this subvolume is held while the next is read
     return timings
 
 def detect_scan(scan, out_dir, model=None, mode='multiply', threshold=0.5, two_views=True, min_contrast=1.4, size=350,
@@ -625,8 +626,9 @@ def detect_scan(scan, out_dir, model=None, mode='multiply', threshold=0.5, two_v
     procs = None
     if n_workers and todo:     # started now, before this call starts any thread, so they may be forks (`_worker_context`)
         from concurrent.futures import ProcessPoolExecutor
-        band = max(sv.shape[0] * sv.shape[1] for sv in todo) * scan.shape[2] * scan.dtype.itemsize
-        n_workers = _worker_cap(n_workers, len(todo), band) if workers is None else min(n_workers, len(todo))
+        by_cube = reads_cube_by_cube(scan)
+        unit = (max(math.prod(sv.shape) for sv in todo) if by_cube else max(sv.shape[0] * sv.shape[1] for sv in todo) * scan.shape[2])
+        n_workers = _worker_cap(n_workers, len(todo), unit * scan.dtype.itemsize) if workers is None else min(n_workers, len(todo))
         worker_engine = 'torch' if engine == 'torch' else 'onnx'
         context = _worker_context(worker_engine)
         # a worker finds its functions by their module: the package's (also when this runs as a notebook's copy)
@@ -667,8 +669,9 @@ def detect_scan(scan, out_dir, model=None, mode='multiply', threshold=0.5, two_v
         # cuts k + 2); waiting for k before submitting k + 2 bounds the memory to a few subvolumes and raises the worker's
         # errors at once. A 2D network is not the bottleneck: it leaves one core to the reader and the worker (on 2 cores,
         # sharing both with them was slower end to end); a 3D network keeps them all.
-        # Worker processes (`n_workers`, a network from a file): each runs the whole 2D pipeline on one row of the plan
-        # at a time (one band read, its subvolumes projected, through the network on one thread, segmented, saved).
+        # Worker processes (`n_workers`, a network from a file): each runs the whole 2D pipeline on one task at a time (a
+        # row of the plan, one band read, or one subvolume of a scan read cube by cube: projected, through the network on
+        # one thread, segmented, saved).
         # Segmenting holds the interpreter lock much of the time, so threads overlapped little; processes use every core.
         # A detector function (the filter-based one) runs in `workers` processes, one subvolume each.
         net_threads = max(1, cores - 1) if dim == 2 else cores
@@ -707,7 +710,7 @@ def detect_scan(scan, out_dir, model=None, mode='multiply', threshold=0.5, two_v
         if n_workers:
             with tqdm(total=len(todo), disable=not progress, desc='subvolumes') as bar:
                 futures = {procs.submit(_detect_row, [sv.id for sv in task], size, overlap, fz, depth, seg, part): task
-                           for task in worker_tasks(todo, n_workers, reads_cube_by_cube(scan))}
+                           for task in worker_tasks(todo, n_workers, by_cube)}
                 from concurrent.futures import as_completed
                 from concurrent.futures.process import BrokenProcessPool
                 try:
