@@ -132,7 +132,7 @@ def reads_cube_by_cube(scan) -> bool:
     return bool(getattr(scan, 'cheap_box_reads', False)) and np.dtype(scan.dtype).kind != 'f'
 
 def cut_volume(scan, size=350, overlap=50, keep=None, skip=()):
-    "Yield `(Subvolume, array)` for each subvolume in plan order, streaming row of cubes by row through `scan`: cube by cube where boxes read cheaply (`reads_cube_by_cube`), else one band per row."
+    "Yield `(Subvolume, array)` for each subvolume in plan order, streamed through `scan`: cube by cube where boxes read cheaply (`reads_cube_by_cube`), else one band per row of cubes."
     scan = open_scan(scan)
     plan = plan_subvolumes(scan.shape, size, overlap)
     if keep is not None:
