@@ -11,8 +11,9 @@ from scipy import ndimage as ndi
 from .io import DeepMACTError
 
 # %% auto #0
-__all__ = ['RADII_VX', 'PATCH_VX', 'PATCH_CHANNELS', 'REACH_RADII', 'CANDIDATE_WEIGHTS', 'block_mean', 'contrast_image',
-           'scale_responses', 'blob_candidates', 'candidate_patches', 'candidate_labels', 'same_blob', 'grow_regions',
+__all__ = ['RADII_VX', 'PATCH_VX', 'PATCH_CHANNELS', 'REACH_RADII', 'NECK_LEVEL', 'NECK_WIDTH', 'NECK_MIN_RADII',
+           'CANDIDATE_WEIGHTS', 'block_mean', 'contrast_image', 'scale_responses', 'blob_candidates',
+           'candidate_patches', 'candidate_labels', 'same_blob', 'waist_ratio', 'grow_regions',
            'candidate_training_data', 'score_patches', 'train_classifier', 'classifier_training_scans',
            'LabelledVolume', 'candidate_detect', 'scored_candidates', 'accepted_regions', 'threshold_sweep']
 
@@ -157,24 +158,59 @@ def same_blob(smooth, a, b, dip=0.2):
     return lower - prof.min() < dip * max(lower - 1, 1e-6)
 
 REACH_RADII = 2.5      # a region reaches this many of its candidate's radii
+NECK_LEVEL, NECK_WIDTH, NECK_MIN_RADII = 0.7, 0.95, 1.3   # the waist test of `grow_regions(necks=True)` (chosen below)
+
+def waist_ratio(smooth, a, b, level, reach, step=0.5, rays=8):
+    "The narrowest width, along the segment a-b, of the part of `smooth` above `level`, as a fraction of its width at the narrower end; a width is the mean distance to `level` along `rays` directions at right angles to the segment (at most `reach` voxels, interpolated). 0 when the segment itself falls below `level`."
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    length = float(np.linalg.norm(b - a))
+    if length == 0: return 1.0
+    u = (b - a) / length
+    e1 = np.cross(u, [1.0, 0, 0] if abs(u[0]) < 0.9 else [0, 1.0, 0]); e1 /= np.linalg.norm(e1); e2 = np.cross(u, e1)
+    angle = np.arange(rays) * 2 * np.pi / rays
+    dirs = np.cos(angle)[:, None] * e1 + np.sin(angle)[:, None] * e2                        # (rays, 3)
+    t = np.linspace(0, length, max(3, int(length / step) + 1)); s = np.arange(0, reach + 0.25, 0.25)
+    along = ndi.map_coordinates(smooth, (a + t[:, None] * u).T, order=1, mode='nearest')
+    if (along < level).any(): return 0.0
+    crd = a + t[:, None, None, None] * u + s[None, None, :, None] * dirs[None, :, None, :]      # (points, rays, steps, 3)
+    v = ndi.map_coordinates(smooth, crd.reshape(-1, 3).T, order=1, mode='nearest').reshape(len(t), rays, len(s))
+    below = v < level
+    first = np.where(below.any(2), below.argmax(2), len(s) - 1)                                  # >= 1: the segment is above
+    i, j = np.ogrid[:len(t), :rays]
+    v0, v1 = v[i, j, first - 1], v[i, j, first]
+    width = ((first - 1 + np.clip((v0 - level) / np.maximum(v0 - v1, 1e-9), 0, 1)) * 0.25).mean(1)
+    return float(width.min() / max(min(width[0], width[-1]), 1e-6))
+
+def _check_necks(necks):
+    if not isinstance(necks, (bool, np.bool_)): raise DeepMACTError(f"necks must be True or False, got {necks!r}")
+
+def _same_metastasis(smooth, p, c, rp, rc, dip, join_radii, necks):
+    "Whether candidate `p` (radius `rp`) inside the region of `c` (radius `rc`) joins it: the rules of `grow_regions`."
+    rmax, dist = max(rp, rc), float(np.linalg.norm(np.subtract(p, c)))
+    if join_radii is not None and dist > join_radii * rmax: return False
+    if not same_blob(smooth, p, c, dip): return False
+    if necks and dist > NECK_MIN_RADII * rmax:
+        level = 1 + NECK_LEVEL * (min(float(smooth[tuple(p)]), float(smooth[tuple(c)])) - 1)
+        return waist_ratio(smooth, p, c, level, REACH_RADII * rmax) >= NECK_WIDTH
+    return True
 
 def _radii_or_none(v):
     "True for None or a positive real number (not a bool): a valid `join_radii`."
     import numbers
     return v is None or (isinstance(v, numbers.Real) and not isinstance(v, bool) and v > 0)
 
-def grow_regions(smooth, points, radii_vx, dip=0.2, members=None, join_radii=None):
-    "Owner volume (int32, 0 = none) of the half-maximum regions around `points` (best first), a voxel to the nearest accepted centre in radii; a point inside an earlier region joins it when no dip lies between them and it is within `join_radii` times the larger of their radii (None: at any distance). Returns (owner, kept indices); `members`, a list, gets per region the indices of its points (its own first, then those that joined)."
+def grow_regions(smooth, points, radii_vx, dip=0.2, members=None, join_radii=None, necks=True):
+    "Owner volume (int32, 0 = none) of the half-maximum regions around `points` (best first), a voxel to the nearest accepted centre in radii; a point inside an earlier region joins it when no dip lies between them, it is within `join_radii` times the larger of their radii (None: at any distance) and (`necks`) no waist lies between them. Returns (owner, kept indices); `members`, a list, gets per region the indices of its points (its own first, then those that joined)."
     if members is not None and not (isinstance(members, list) and not members):
         raise DeepMACTError(f"members must be an empty list (it receives the regions' points), got {members!r}")
     if not _radii_or_none(join_radii):
         raise DeepMACTError(f"join_radii must be a positive number of radii or None, got {join_radii!r}")
+    _check_necks(necks)
     owner = np.zeros(smooth.shape, np.int32); nearest = np.full(smooth.shape, np.inf, np.float32)
     centres, kept = [], []
     for k, (p, r) in enumerate(zip(np.asarray(points, int), radii_vx)):
         j = owner[tuple(p)]
-        if (j and (join_radii is None or np.linalg.norm(p - centres[j - 1]) <= join_radii * max(r, radii_vx[kept[j - 1]]))
-                and same_blob(smooth, p, centres[j - 1], dip)):
+        if j and _same_metastasis(smooth, p, centres[j - 1], r, radii_vx[kept[j - 1]], dip, join_radii, necks):
             if members is not None: members[j - 1].append(k)
             continue
         half = int(math.ceil(REACH_RADII * r)) + 1
@@ -353,17 +389,18 @@ class LabelledVolume:
 # %% ../nbs/09a_candidates.ipynb #ec45e44b
 CANDIDATE_WEIGHTS = 'candidates.pt'
 
-def candidate_detect(volume, weights=None, threshold=0.9, n_sd=6.0, dip=0.2, shoulders=True, join_radii=None):
+def candidate_detect(volume, weights=None, threshold=0.9, n_sd=6.0, dip=0.2, shoulders=True, join_radii=None, necks=True):
     "Metastases of one subvolume by blob candidates scored by the patch classifier (`weights`: default the shipped one): list of (points (n, 3), probability), like `segment`."
     from deepmact.unet import WEIGHTS_DIR
     if not 0 < threshold < 1: raise DeepMACTError(f"threshold must be in (0, 1), got {threshold!r}")
     if not 0 < dip < 1: raise DeepMACTError(f"dip must be in (0, 1), got {dip!r}")
     if not _radii_or_none(join_radii):
         raise DeepMACTError(f"join_radii must be a positive number of radii or None, got {join_radii!r}")
+    _check_necks(necks)
     model = _classifier(str(WEIGHTS_DIR / CANDIDATE_WEIGHTS if weights is None else weights))
     c, pts, radii, p = scored_candidates(volume, model, n_sd, shoulders)
     if not len(pts): return []
-    return accepted_regions(ndi.gaussian_filter(c, 0.7), pts, radii, p, threshold, dip, join_radii)
+    return accepted_regions(ndi.gaussian_filter(c, 0.7), pts, radii, p, threshold, dip, join_radii, necks)
 
 def scored_candidates(volume, model, n_sd=6.0, shoulders=True):
     "The contrast image of `volume`, its blob candidates (points, radii) and the classifier `model`'s probability for each: the detector before its threshold."
@@ -381,12 +418,12 @@ def _candidate_run_facts(weights=None, **settings):
 
 candidate_detect.run_facts = _candidate_run_facts
 
-def accepted_regions(smooth, points, radii_vx, probability, threshold=0.9, dip=0.2, join_radii=None):
-    "The regions (points (n, 3), probability) that the candidates scored at least `threshold` grow in `smooth` (`grow_regions`, with `dip` and `join_radii`), best first, each cut to the balls of `REACH_RADII` radii around its own candidate and those that joined it."
+def accepted_regions(smooth, points, radii_vx, probability, threshold=0.9, dip=0.2, join_radii=None, necks=True):
+    "The regions (points (n, 3), probability) that the candidates scored at least `threshold` grow in `smooth` (`grow_regions`, with `dip`, `join_radii` and `necks`), best first, each cut to the balls of `REACH_RADII` radii around its own candidate and those that joined it."
     acc = np.flatnonzero(probability >= threshold)
     acc = acc[np.argsort(-probability[acc], kind='stable')]
     members = []
-    owner, kept = grow_regions(smooth, points[acc], radii_vx[acc], dip, members, join_radii)
+    owner, kept = grow_regions(smooth, points[acc], radii_vx[acc], dip, members, join_radii, necks)
     out = []
     for i, sl in enumerate(ndi.find_objects(owner)):
         if sl is None: continue
@@ -402,8 +439,8 @@ def accepted_regions(smooth, points, radii_vx, probability, threshold=0.9, dip=0
 
 # %% ../nbs/09a_candidates.ipynb #43a51550
 def threshold_sweep(scans, weights=None, thresholds=(0.5, 0.7, 0.8, 0.9, 0.95), n_sd=6.0, dip=0.2, workers=2, progress=True, shoulders=True,
-                    dips=None, join_radii=None, joins=None):
-    "Pooled scores (precision, recall, F1, counted twice) of the candidate detector at each of `thresholds` on labelled scans (with `.labels` and `.truth`): {threshold: scores}; with `dips` (several `dip` values of the regions), {(threshold, dip): scores} (`dip` is then unused); with `joins` (several `join_radii`), {(threshold, dip, join_radii): scores} (`join_radii` is then unused)."
+                    dips=None, join_radii=None, joins=None, necks=True):
+    "Pooled scores (precision, recall, F1, counted twice) of the candidate detector at each of `thresholds` on labelled scans (with `.labels` and `.truth`): {threshold: scores}; with `dips` (several `dip` values of the regions), {(threshold, dip): scores} (`dip` is then unused); with `joins` (several `join_radii`), {(threshold, dip, join_radii): scores} (`join_radii` is then unused); `necks`: True, False, or both as a tuple, then {(threshold, dip, join_radii, necks): scores}."
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
     from tqdm.auto import tqdm
@@ -423,7 +460,10 @@ def threshold_sweep(scans, weights=None, thresholds=(0.5, 0.7, 0.8, 0.9, 0.95), 
         if not joins or not all(_radii_or_none(j) for j in joins):
             raise DeepMACTError(f"joins must be positive numbers of radii (or None: at any distance), got {joins!r}")
         joins = tuple(joins)
-    settings = [(t, d, j) for t in thresholds for d in (dips or (dip,)) for j in (joins or (join_radii,))]
+    neck_options = tuple(necks) if isinstance(necks, (list, tuple)) else (necks,)
+    if not neck_options: raise DeepMACTError("necks must be True, False or a tuple of them, got an empty sequence")
+    for n in neck_options: _check_necks(n)
+    settings = [(t, d, j, n) for t in thresholds for d in (dips or (dip,)) for j in (joins or (join_radii,)) for n in neck_options]
     weights = str(WEIGHTS_DIR / CANDIDATE_WEIGHTS if weights is None else weights)
     _classifier(weights)                        # a bad file: one error here
     jobs = [(s, weights, settings, n_sd, shoulders) for s in scans]
@@ -433,8 +473,9 @@ def threshold_sweep(scans, weights=None, thresholds=(0.5, 0.7, 0.8, 0.9, 0.95), 
     finally:
         if pool: pool.shutdown(cancel_futures=True)
     scores = {key: pooled_scores([r[k] for r in rows]) for k, key in enumerate(settings)}
-    if joins: return scores
-    return {(t, d): s for (t, d, _), s in scores.items()} if dips else {t: s for (t, _, _), s in scores.items()}
+    if isinstance(necks, (list, tuple)): return scores
+    if joins: return {key[:3]: s for key, s in scores.items()}
+    return {(t, d): s for (t, d, _, _), s in scores.items()} if dips else {t: s for (t, _, _, _), s in scores.items()}
 
 def _sweep_scan(job):
     from deepmact.predict import score_detections
@@ -444,7 +485,7 @@ def _sweep_scan(job):
     c, pts, radii, p = scored_candidates(scan[...], _classifier(weights), n_sd, shoulders)
     sm = ndi.gaussian_filter(c, 0.7)
     out = []
-    for t, dip, join in settings:
-        s = score_detections([metastasis_record(q) for q, _ in accepted_regions(sm, pts, radii, p, t, dip, join)], labels, ids)
+    for t, dip, join, necks in settings:
+        s = score_detections([metastasis_record(q) for q, _ in accepted_regions(sm, pts, radii, p, t, dip, join, necks)], labels, ids)
         s.pop('matched'); out.append(s)
     return out

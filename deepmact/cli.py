@@ -383,6 +383,9 @@ def _parser():
                    'metastasis only within this many of their larger radius (default: at any distance, by the dip alone; 2 keeps '
                    'more touching cells apart in dense clusters and cuts more irregular blobs in two; choose it on annotated '
                    'scans with threshold_sweep(joins=))')
+    q.add_argument('--no-necks', action='store_true', help='with --detector candidates: join an accepted candidate to an earlier '
+                   'one\'s metastasis even where the region between them narrows to a waist (default: a waist farther than 1.3 '
+                   'of their larger radius keeps them two metastases)')
     q.add_argument('--detector', choices=('network', 'filter', 'candidates'), default='network',
                    help="network (default), the handbook's filter-based detector (a baseline; pre-labels for review), or blob "
                         "candidates scored by the patch classifier (--weights: its model file)")
@@ -479,6 +482,7 @@ def _main(argv=None) -> int:
             weights = args.weights
             if args.dip is not None and args.detector != 'candidates': raise DeepMACTError("--dip is a setting of --detector candidates")
             if args.join_radii is not None and args.detector != 'candidates': raise DeepMACTError("--join-radii is a setting of --detector candidates")
+            if args.no_necks and args.detector != 'candidates': raise DeepMACTError("--no-necks is a setting of --detector candidates")
             if args.engine is not None and args.detector != 'network': raise DeepMACTError("--engine is a setting of --detector network")
             if args.detector == 'filter': from deepmact.filter_detector import filter_detect as detector
             elif args.detector == 'candidates':
@@ -495,6 +499,7 @@ def _main(argv=None) -> int:
                 if args.join_radii is not None:
                     if not args.join_radii > 0: raise DeepMACTError(f"--join-radii must be a positive number of radii, got {args.join_radii}")
                     kw['join_radii'] = args.join_radii
+                if args.no_necks: kw['necks'] = False
                 if weights: _classifier(weights)          # a bad file is one clear error here, not one per worker
                 detector = functools.partial(candidate_detect, **kw) if kw else candidate_detect
                 weights = None
