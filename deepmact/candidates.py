@@ -170,10 +170,10 @@ def waist_ratio(smooth, a, b, level, reach, step=0.5, rays=8):
     angle = np.arange(rays) * 2 * np.pi / rays
     dirs = np.cos(angle)[:, None] * e1 + np.sin(angle)[:, None] * e2                        # (rays, 3)
     t = np.linspace(0, length, max(3, int(length / step) + 1)); s = np.arange(0, reach + 0.25, 0.25)
-    along = ndi.map_coordinates(smooth, (a + t[:, None] * u).T, order=1, mode='nearest')
+    along = ndi.map_coordinates(smooth, (a + t[:, None] * u).T, order=1, mode='nearest', output=np.float32)   # interpolated, whatever the dtype
     if (along < level).any(): return 0.0
     crd = a + t[:, None, None, None] * u + s[None, None, :, None] * dirs[None, :, None, :]      # (points, rays, steps, 3)
-    v = ndi.map_coordinates(smooth, crd.reshape(-1, 3).T, order=1, mode='nearest').reshape(len(t), rays, len(s))
+    v = ndi.map_coordinates(smooth, crd.reshape(-1, 3).T, order=1, mode='nearest', output=np.float32).reshape(len(t), rays, len(s))
     below = v < level
     first = np.where(below.any(2), below.argmax(2), len(s) - 1)                                  # >= 1: the segment is above
     i, j = np.ogrid[:len(t), :rays]
