@@ -158,7 +158,7 @@ def same_blob(smooth, a, b, dip=0.2):
     return lower - prof.min() < dip * max(lower - 1, 1e-6)
 
 REACH_RADII = 2.5      # a region reaches this many of its candidate's radii
-NECK_LEVEL, NECK_WIDTH, NECK_MIN_RADII = 0.7, 0.95, 1.3   # the waist test of `grow_regions(necks=True)` (chosen below)
+NECK_LEVEL, NECK_WIDTH, NECK_MIN_RADII = 0.7, 0.95, 1.3   # the waist test of `grow_regions(necks=True)` (chosen in 09b)
 
 def waist_ratio(smooth, a, b, level, reach, step=0.5, rays=8):
     "The narrowest width, along the segment a-b, of the part of `smooth` above `level`, as a fraction of its width at the narrower end; a width is the mean distance to `level` along `rays` directions at right angles to the segment (at most `reach` voxels, interpolated). 0 when the segment itself falls below `level`."
