@@ -11,11 +11,12 @@ from scipy import ndimage as ndi
 from .io import DeepMACTError
 
 # %% auto #0
-__all__ = ['RADII_VX', 'PATCH_VX', 'PATCH_CHANNELS', 'REACH_RADII', 'NECK_LEVEL', 'NECK_WIDTH', 'NECK_MIN_RADII',
+__all__ = ['RADII_VX', 'PATCH_VX', 'PATCH_CHANNELS', 'REACH_RADII', 'NECK_LEVEL', 'NECK_WIDTH', 'NECK_MIN_RADII', 'MIRROR_FROM',
            'CANDIDATE_WEIGHTS', 'block_mean', 'contrast_image', 'scale_responses', 'blob_candidates',
            'candidate_patches', 'candidate_labels', 'same_blob', 'waist_ratio', 'grow_regions',
-           'candidate_training_data', 'score_patches', 'train_classifier', 'classifier_training_scans',
-           'LabelledVolume', 'candidate_detect', 'scored_candidates', 'accepted_regions', 'threshold_sweep']
+           'candidate_training_data', 'mirror_images', 'mirrored_probability', 'score_patches', 'train_classifier',
+           'classifier_training_scans', 'LabelledVolume', 'candidate_detect', 'scored_candidates', 'accepted_regions',
+           'threshold_sweep']
 
 # %% ../nbs/09a_candidates.ipynb #ba168d20
 RADII_VX = (1.25, 2.0, 3.2, 5.0, 8.0)    # voxels: blob radii candidates are looked for at (metastases of 1-10 voxels)
@@ -181,8 +182,10 @@ def waist_ratio(smooth, a, b, level, reach, step=0.5, rays=8):
     width = ((first - 1 + np.clip((v0 - level) / np.maximum(v0 - v1, 1e-9), 0, 1)) * 0.25).mean(1)
     return float(width.min() / max(min(width[0], width[-1]), 1e-6))
 
-def _check_necks(necks):
-    if not isinstance(necks, (bool, np.bool_)): raise DeepMACTError(f"necks must be True or False, got {necks!r}")
+def _check_flag(name, value):
+    if not isinstance(value, (bool, np.bool_)): raise DeepMACTError(f"{name} must be True or False, got {value!r}")
+
+def _check_necks(necks): _check_flag('necks', necks)
 
 def _same_metastasis(smooth, p, c, rp, rc, dip, join_radii, necks):
     "Whether candidate `p` (radius `rp`) inside the region of `c` (radius `rc`) joins it: the rules of `grow_regions`."
@@ -302,6 +305,24 @@ def _load_classifier(path, mtime_ns, size):
         raise DeepMACTError(f"weights: {path} is not a patch classifier (a U-Net: use it with the network detector)")
     return model.to(memory_format=torch.channels_last_3d)       # with channels-last patches (score_patches): ~2x faster on CPU
 
+MIRROR_FROM = 0.3      # candidates scored at least this once are scored again in all their mirror images
+
+def mirror_images(patches):
+    "The 16 mirror images of patches (n, channels, z, y, x): each axis flipped or not, y and x swapped or not (the classifier's training augmentation)."
+    for flips in range(8):
+        x = patches
+        for bit, axis in enumerate((2, 3, 4)):
+            if flips >> bit & 1: x = np.flip(x, axis)
+        yield x
+        yield x.transpose(0, 1, 2, 4, 3)
+
+def mirrored_probability(model, patches, probability, start=MIRROR_FROM):
+    "`probability` with each patch scored at least `start` replaced by the mean of its 16 mirror images' scores (`mirror_images`)."
+    p = np.array(probability, np.float32, copy=True)
+    sel = np.flatnonzero(p >= start)
+    if len(sel): p[sel] = np.mean([score_patches(model, np.ascontiguousarray(x)) for x in mirror_images(patches[sel])], 0)
+    return p
+
 def score_patches(model, patches, batch=256):
     "Probability that each patch is centred on a metastasis."
     import torch
@@ -389,25 +410,27 @@ class LabelledVolume:
 # %% ../nbs/09a_candidates.ipynb #ec45e44b
 CANDIDATE_WEIGHTS = 'candidates.pt'
 
-def candidate_detect(volume, weights=None, threshold=0.9, n_sd=6.0, dip=0.2, shoulders=True, join_radii=None, necks=True):
-    "Metastases of one subvolume by blob candidates scored by the patch classifier (`weights`: default the shipped one): list of (points (n, 3), probability), like `segment`."
+def candidate_detect(volume, weights=None, threshold=0.8, n_sd=6.0, dip=0.2, shoulders=True, join_radii=None, necks=True, mirrored=True):
+    "Metastases of one subvolume by blob candidates scored by the patch classifier (`weights`: default the shipped one; `mirrored`: see `scored_candidates`): list of (points (n, 3), probability), like `segment`."
     from deepmact.unet import WEIGHTS_DIR
     if not 0 < threshold < 1: raise DeepMACTError(f"threshold must be in (0, 1), got {threshold!r}")
     if not 0 < dip < 1: raise DeepMACTError(f"dip must be in (0, 1), got {dip!r}")
     if not _radii_or_none(join_radii):
         raise DeepMACTError(f"join_radii must be a positive number of radii or None, got {join_radii!r}")
-    _check_necks(necks)
+    _check_necks(necks); _check_flag('mirrored', mirrored)
     model = _classifier(str(WEIGHTS_DIR / CANDIDATE_WEIGHTS if weights is None else weights))
-    c, pts, radii, p = scored_candidates(volume, model, n_sd, shoulders)
+    c, pts, radii, p = scored_candidates(volume, model, n_sd, shoulders, mirrored)
     if not len(pts): return []
     return accepted_regions(ndi.gaussian_filter(c, 0.7), pts, radii, p, threshold, dip, join_radii, necks)
 
-def scored_candidates(volume, model, n_sd=6.0, shoulders=True):
-    "The contrast image of `volume`, its blob candidates (points, radii) and the classifier `model`'s probability for each: the detector before its threshold."
+def scored_candidates(volume, model, n_sd=6.0, shoulders=True, mirrored=True):
+    "The contrast image of `volume`, its blob candidates (points, radii) and the classifier `model`'s probability for each (`mirrored`: the mean over 16 mirror images where one pass scores at least `MIRROR_FROM`): the detector before its threshold."
     c = contrast_image(volume)
     pts, radii, resp = blob_candidates(c, n_sd, shoulders=shoulders)
-    p = score_patches(model, candidate_patches(c, pts, radii, resp)) if len(pts) else np.zeros(0, np.float32)
-    return c, pts, radii, p
+    if not len(pts): return c, pts, radii, np.zeros(0, np.float32)
+    patches = candidate_patches(c, pts, radii, resp)
+    p = score_patches(model, patches)
+    return c, pts, radii, mirrored_probability(model, patches, p) if mirrored else p
 
 def _candidate_run_facts(weights=None, **settings):
     "What run.json records beside `candidate_detect`'s settings: the classifier's file and checksum (a resume with other weights is refused)."
@@ -439,8 +462,8 @@ def accepted_regions(smooth, points, radii_vx, probability, threshold=0.9, dip=0
 
 # %% ../nbs/09a_candidates.ipynb #43a51550
 def threshold_sweep(scans, weights=None, thresholds=(0.5, 0.7, 0.8, 0.9, 0.95), n_sd=6.0, dip=0.2, workers=2, progress=True, shoulders=True,
-                    dips=None, join_radii=None, joins=None, necks=True):
-    "Pooled scores (precision, recall, F1, counted twice) of the candidate detector at each of `thresholds` on labelled scans (with `.labels` and `.truth`): {threshold: scores}; with `dips` (several `dip` values of the regions), {(threshold, dip): scores} (`dip` is then unused); with `joins` (several `join_radii`), {(threshold, dip, join_radii): scores} (`join_radii` is then unused); `necks`: True, False, or both as a tuple, then {(threshold, dip, join_radii, necks): scores}."
+                    dips=None, join_radii=None, joins=None, necks=True, mirrored=True):
+    "Pooled scores (precision, recall, F1, counted twice) of the candidate detector at each of `thresholds` on labelled scans (with `.labels` and `.truth`): {threshold: scores}; with `dips` (several `dip` values of the regions), {(threshold, dip): scores} (`dip` is then unused); with `joins` (several `join_radii`), {(threshold, dip, join_radii): scores} (`join_radii` is then unused); `necks`: True, False, or both as a tuple, then {(threshold, dip, join_radii, necks): scores}; `mirrored` (see `scored_candidates`) likewise, then {(threshold, dip, join_radii, necks, mirrored): scores}."
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
     from tqdm.auto import tqdm
@@ -463,7 +486,11 @@ def threshold_sweep(scans, weights=None, thresholds=(0.5, 0.7, 0.8, 0.9, 0.95), 
     neck_options = tuple(necks) if isinstance(necks, (list, tuple)) else (necks,)
     if not neck_options: raise DeepMACTError("necks must be True, False or a tuple of them, got an empty sequence")
     for n in neck_options: _check_necks(n)
-    settings = [(t, d, j, n) for t in thresholds for d in (dips or (dip,)) for j in (joins or (join_radii,)) for n in neck_options]
+    mirror_options = tuple(mirrored) if isinstance(mirrored, (list, tuple)) else (mirrored,)
+    if not mirror_options: raise DeepMACTError("mirrored must be True, False or a tuple of them, got an empty sequence")
+    for m in mirror_options: _check_flag('mirrored', m)
+    settings = [(t, d, j, n, m) for t in thresholds for d in (dips or (dip,)) for j in (joins or (join_radii,)) for n in neck_options
+                for m in mirror_options]
     weights = str(WEIGHTS_DIR / CANDIDATE_WEIGHTS if weights is None else weights)
     _classifier(weights)                        # a bad file: one error here
     jobs = [(s, weights, settings, n_sd, shoulders) for s in scans]
@@ -473,19 +500,26 @@ def threshold_sweep(scans, weights=None, thresholds=(0.5, 0.7, 0.8, 0.9, 0.95), 
     finally:
         if pool: pool.shutdown(cancel_futures=True)
     scores = {key: pooled_scores([r[k] for r in rows]) for k, key in enumerate(settings)}
-    if isinstance(necks, (list, tuple)): return scores
+    if isinstance(mirrored, (list, tuple)): return scores
+    if isinstance(necks, (list, tuple)): return {key[:4]: s for key, s in scores.items()}
     if joins: return {key[:3]: s for key, s in scores.items()}
-    return {(t, d): s for (t, d, _, _), s in scores.items()} if dips else {t: s for (t, _, _, _), s in scores.items()}
+    return {key[:2]: s for key, s in scores.items()} if dips else {key[0]: s for key, s in scores.items()}
 
 def _sweep_scan(job):
     from deepmact.predict import score_detections
     from deepmact.metastases import metastasis_record
     scan, weights, settings, n_sd, shoulders = job
     labels, ids = np.asarray(scan.labels[...]), [t['metastasis_id'] for t in scan.truth]
-    c, pts, radii, p = scored_candidates(scan[...], _classifier(weights), n_sd, shoulders)
+    model = _classifier(weights)
+    c = contrast_image(scan[...])
+    pts, radii, resp = blob_candidates(c, n_sd, shoulders=shoulders)
+    patches = candidate_patches(c, pts, radii, resp)
+    p = score_patches(model, patches) if len(pts) else np.zeros(0, np.float32)
+    probability = {False: p, True: mirrored_probability(model, patches, p) if any(m for *_, m in settings) else None}
     sm = ndi.gaussian_filter(c, 0.7)
     out = []
-    for t, dip, join, necks in settings:
-        s = score_detections([metastasis_record(q) for q, _ in accepted_regions(sm, pts, radii, p, t, dip, join, necks)], labels, ids)
+    for t, dip, join, necks, mirrored in settings:
+        regions = accepted_regions(sm, pts, radii, probability[mirrored], t, dip, join, necks)
+        s = score_detections([metastasis_record(q) for q, _ in regions], labels, ids)
         s.pop('matched'); out.append(s)
     return out

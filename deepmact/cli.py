@@ -359,7 +359,7 @@ def _parser():
     q = sub.add_parser('detect', help='find and segment the metastases of a scan')
     scan_args(q)
     q.add_argument('--out', required=True, help='output folder (a second run into it resumes)')
-    q.add_argument('--threshold', type=float, help='probability threshold (default 0.5; 0.9 with --detector candidates; lower is more sensitive)')
+    q.add_argument('--threshold', type=float, help='probability threshold (default 0.5; 0.8 with --detector candidates, 0.9 with --no-mirrors; lower is more sensitive)')
     q.add_argument('--mode', choices=MODES, default='multiply', help='how the three views combine (default multiply)')
     q.add_argument('--min-contrast', type=float, default=1.4,
                    help='keep a detection only if its median intensity is this many times its surroundings (default 1.4; 0: off)')
@@ -383,6 +383,8 @@ def _parser():
                    'metastasis only within this many of their larger radius (default: at any distance, by the dip alone; 2 keeps '
                    'more touching cells apart in dense clusters and cuts more irregular blobs in two; choose it on annotated '
                    'scans with threshold_sweep(joins=))')
+    q.add_argument('--no-mirrors', action='store_true', help='with --detector candidates: score each candidate once (default: the '
+                   'ones scored 0.3 or more again in their 16 mirror images, the mean decides; with --no-mirrors choose --threshold 0.9)')
     q.add_argument('--no-necks', action='store_true', help='with --detector candidates: join an accepted candidate to an earlier '
                    'one\'s metastasis even where the region between them narrows to a waist (default: a waist farther than 1.3 '
                    'of their larger radius keeps them two metastases)')
@@ -483,6 +485,7 @@ def _main(argv=None) -> int:
             if args.dip is not None and args.detector != 'candidates': raise DeepMACTError("--dip is a setting of --detector candidates")
             if args.join_radii is not None and args.detector != 'candidates': raise DeepMACTError("--join-radii is a setting of --detector candidates")
             if args.no_necks and args.detector != 'candidates': raise DeepMACTError("--no-necks is a setting of --detector candidates")
+            if args.no_mirrors and args.detector != 'candidates': raise DeepMACTError("--no-mirrors is a setting of --detector candidates")
             if args.engine is not None and args.detector != 'network': raise DeepMACTError("--engine is a setting of --detector network")
             if args.detector == 'filter': from deepmact.filter_detector import filter_detect as detector
             elif args.detector == 'candidates':
@@ -500,6 +503,7 @@ def _main(argv=None) -> int:
                     if not args.join_radii > 0: raise DeepMACTError(f"--join-radii must be a positive number of radii, got {args.join_radii}")
                     kw['join_radii'] = args.join_radii
                 if args.no_necks: kw['necks'] = False
+                if args.no_mirrors: kw['mirrored'] = False
                 if weights: _classifier(weights)          # a bad file is one clear error here, not one per worker
                 detector = functools.partial(candidate_detect, **kw) if kw else candidate_detect
                 weights = None
