@@ -441,7 +441,7 @@ def _candidate_run_facts(weights=None, **settings):
 
 candidate_detect.run_facts = _candidate_run_facts
 
-def accepted_regions(smooth, points, radii_vx, probability, threshold=0.9, dip=0.2, join_radii=None, necks=True):
+def accepted_regions(smooth, points, radii_vx, probability, threshold=0.8, dip=0.2, join_radii=None, necks=True):
     "The regions (points (n, 3), probability) that the candidates scored at least `threshold` grow in `smooth` (`grow_regions`, with `dip`, `join_radii` and `necks`), best first, each cut to the balls of `REACH_RADII` radii around its own candidate and those that joined it."
     acc = np.flatnonzero(probability >= threshold)
     acc = acc[np.argsort(-probability[acc], kind='stable')]
