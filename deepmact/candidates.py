@@ -163,6 +163,8 @@ NECK_LEVEL, NECK_WIDTH, NECK_MIN_RADII = 0.7, 0.95, 1.3   # the waist test of `g
 
 def waist_ratio(smooth, a, b, level, reach, step=0.5, rays=8):
     "The narrowest width, along the segment a-b, of the part of `smooth` above `level`, as a fraction of its width at the narrower end; a width is the mean distance to `level` along `rays` directions at right angles to the segment (at most `reach` voxels, interpolated). 0 when the segment itself falls below `level`."
+    if not (reach > 0 and step > 0 and int(rays) >= 1):
+        raise DeepMACTError(f"waist_ratio: reach and step must be > 0 voxels and rays >= 1, got reach={reach!r}, step={step!r}, rays={rays!r}")
     a, b = np.asarray(a, float), np.asarray(b, float)
     length = float(np.linalg.norm(b - a))
     if length == 0: return 1.0
@@ -319,6 +321,7 @@ def mirror_images(patches):
 def mirrored_probability(model, patches, probability, start=MIRROR_FROM):
     "`probability` with each patch scored at least `start` replaced by the mean of its 16 mirror images' scores (`mirror_images`)."
     p = np.array(probability, np.float32, copy=True)
+    if p.shape != (len(patches),): raise DeepMACTError(f"probability: one value per patch expected ({len(patches)}), got shape {p.shape}")
     sel = np.flatnonzero(p >= start)
     if len(sel): p[sel] = np.mean([score_patches(model, np.ascontiguousarray(x)) for x in mirror_images(patches[sel])], 0)
     return p
