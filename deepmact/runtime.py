@@ -13,7 +13,7 @@ from .io import DeepMACTError, atomic_path
 # %% auto #0
 __all__ = ['ONNX_OPSET', 'ONNX_FORMAT', 'ENGINES', 'WEIGHTS_DIR', 'DEFAULT_WEIGHTS', 'normalize_projection', 'network_input',
            'uses_depth', 'onnx_cache_dir', 'onnx_can_run', 'network_facts', 'OnnxNetwork', 'file_key', 'torch_version',
-           'builder_key', 'load_network']
+           'builder_key', 'load_network', 'mirrored_mean']
 
 # %% ../nbs/03a_runtime.ipynb #rt000006
 def normalize_projection(image):
@@ -124,3 +124,26 @@ def load_network(path=None, engine='onnx', threads=2, cache=True):
             with atomic_path(Path(stem + '.json')) as tmp: Path(tmp).write_text(json.dumps(network_facts(model)))
         except OSError: pass              # a read-only cache: the graph is used from memory
     return net
+
+# %% ../nbs/03a_runtime.ipynb #rt000018
+import itertools
+
+def mirrored_mean(predict, x, flip_axes=(-2, -1), swap=True) -> np.ndarray:
+    "Mean of `predict` (array in, array of the same shape out) over the mirror images of `x`, each answer mapped back: every subset of `flip_axes` flipped, and (`swap`) the last two axes exchanged or not."
+    x = np.asarray(x)
+    axes = tuple(sorted({a % x.ndim for a in flip_axes})) if x.ndim else ()
+    if len(axes) != len(tuple(flip_axes)): raise DeepMACTError(f"flip_axes must name distinct axes of a {x.ndim}-D input, got {flip_axes!r}")
+    if swap and x.ndim < 2: raise DeepMACTError(f"swap needs at least 2 axes, got a {x.ndim}-D input")
+    total, n = None, 0
+    for flips in itertools.product((False, True), repeat=len(axes)):
+        flipped = tuple(a for a, f in zip(axes, flips) if f)
+        for swapped in ((False, True) if swap else (False,)):
+            v = np.flip(x, flipped) if flipped else x
+            if swapped: v = np.swapaxes(v, -1, -2)
+            y = np.asarray(predict(np.ascontiguousarray(v)), np.float32)
+            if y.shape != v.shape: raise DeepMACTError(f"predict must return an array of its input's shape {v.shape}, got {y.shape}")
+            if swapped: y = np.swapaxes(y, -1, -2)
+            if flipped: y = np.flip(y, flipped)
+            total = y.copy() if total is None else total + y
+            n += 1
+    return total / n

@@ -161,10 +161,11 @@ def fixed_batches(samples, patch=(16, 48, 48), n=8, seed=12345):
 
 # %% ../../nbs/41_vessels.ipynb #76372296
 def train_vessels(samples, out=None, init=None, val_samples=None, config='lean3d', cross_hair=False, epochs=10,
-                  steps=20, patch=(16, 48, 48), batch_size=2, lr=1e-3, fp_weight=1.0, seed=0, progress=False, meta=None):
+                  steps=20, patch=(16, 48, 48), batch_size=2, lr=1e-3, fp_weight=1.0, seed=0, progress=False, meta=None, schedule=None):
     """Train (or fine-tune, from the model file or model `init`) a 3D vessel network on `samples` with the core `fit`
     loop; the epoch with the best validation F1 (on `val_samples`, else on fixed patches of the training samples) is
-    kept. Saves to `out` with the facts in the JSON beside. Returns (model, history)."""
+    kept; `schedule` is the core `fit`'s (None: a constant rate; 'onecycle': warm up, then anneal to the end). Saves to `out`
+    with the facts in the JSON beside. Returns (model, history)."""
     from deepmact.train import fit
     if not samples: raise DeepMACTError("training needs at least one sample")
     torch.manual_seed(seed)
@@ -174,11 +175,11 @@ def train_vessels(samples, out=None, init=None, val_samples=None, config='lean3d
     model.train()
     t0 = time.perf_counter()
     history = fit(model, patch_batches(samples, patch, batch_size, steps), fixed_batches(val_samples or samples, patch),
-                  lambda logits, y: packed_loss(logits, y, fp_weight), epochs=epochs, lr=lr, schedule=None,
+                  lambda logits, y: packed_loss(logits, y, fp_weight), epochs=epochs, lr=lr, schedule=schedule,
                   metrics={'f1': f1_at_half}, monitor='val_f1', mode='max', seed=seed, progress=progress)
     best = max(history, key=lambda h: h['val_f1'])
     facts = dict(meta or {}, task='vessels', epochs=epochs, steps_per_epoch=steps, patch=list(patch), batch_size=batch_size,
-                 lr=lr, fp_weight=fp_weight, seed=seed, best_epoch=best['epoch'], val_f1=best['val_f1'],
+                 lr=lr, schedule=schedule, fp_weight=fp_weight, seed=seed, best_epoch=best['epoch'], val_f1=best['val_f1'],
                  n_samples=len(samples), samples=[s['name'] for s in samples][:50],
                  init=init if isinstance(init, (str, Path)) or init is None else getattr(init, 'meta', {}).get('name', 'model'),
                  train_seconds=round(time.perf_counter() - t0, 1),
@@ -189,11 +190,13 @@ def train_vessels(samples, out=None, init=None, val_samples=None, config='lean3d
 
 # %% ../../nbs/41_vessels.ipynb #7d210d0b
 from ..prep import plan_subvolumes, grid_shape
-def predict_cubes(model, padded, out_shape, cube=64, margin=8, floor=None) -> tuple[np.ndarray, int]:
+from ..runtime import mirrored_mean
+def predict_cubes(model, padded, out_shape, cube=64, margin=8, floor=None, mirrored=False) -> tuple[np.ndarray, int]:
     """Probability (float32, `out_shape`) from overlapping cubes of `padded` (the normalised input with `margin` voxels of
     context on every side): each cube of edge `cube` gives its central part of edge `cube - 2 margin` (the cores are the
     project's subvolume plan, `plan_subvolumes`, without overlap); a cube whose input maximum is below `floor` is skipped
-    (probability 0). Returns (probability, cubes computed)."""
+    (probability 0); `mirrored`: each cube's probability is the mean over its 8 mirror images in y and x (`mirrored_mean`:
+    the flips and y/x swaps the network was trained with), for 8x the time. Returns (probability, cubes computed)."""
     core = cube - 2 * margin
     if core < 2: raise DeepMACTError(f"cube ({cube}) must be larger than twice the margin ({margin}) by at least 2 voxels")
     out, done = np.zeros(out_shape, np.float32), 0
@@ -202,25 +205,27 @@ def predict_cubes(model, padded, out_shape, cube=64, margin=8, floor=None) -> tu
             (z, y, x), (dz, dy, dx) = sv.offset, sv.shape
             part = padded[z:z + dz + 2 * margin, y:y + dy + 2 * margin, x:x + dx + 2 * margin]
             if floor is not None and float(part.max()) < floor: continue
-            p = torch.sigmoid(model(torch.from_numpy(np.ascontiguousarray(part))[None, None])).numpy()[0, 0]
+            net = lambda v: torch.sigmoid(model(torch.from_numpy(v)[None, None])).numpy()[0, 0]
+            p = mirrored_mean(net, part) if mirrored else net(np.ascontiguousarray(part))
             out[sv.box(out_shape)] = p[margin:margin + dz, margin:margin + dy, margin:margin + dx]
             done += 1
     return out, done
 
-def predict_probability(model, volume, lo=None, hi=None, cube=64, margin=8, floor=None) -> np.ndarray:
+def predict_probability(model, volume, lo=None, hi=None, cube=64, margin=8, floor=None, mirrored=False) -> np.ndarray:
     "Vessel probability of a whole (small) volume: normalised by `lo`, `hi` (default its own percentiles), mirrored at the border."
     volume = np.asarray(volume)
     if volume.ndim != 3: raise DeepMACTError(f"volume must be 3D (z, y, x), got shape {volume.shape}")
     if lo is None or hi is None: lo, hi = intensity_range(volume)
     padded = np.pad(normalize(volume, lo, hi), margin, mode='reflect')
-    return predict_cubes(model.eval(), padded, volume.shape, cube, margin, floor)[0]
+    return predict_cubes(model.eval(), padded, volume.shape, cube, margin, floor, mirrored)[0]
 
 # %% ../../nbs/41_vessels.ipynb #82c0e63b
-def segment_scan(scan, out_dir, model, cube=64, margin=8, floor=None, voxel_size=None, progress=False) -> dict:
+def segment_scan(scan, out_dir, model, cube=128, margin=8, floor=None, voxel_size=None, progress=False, mirrored=False) -> dict:
     """Stream a scan through the network band by band along z (each band `cube - 2 margin` planes plus `margin` of
     context on each side), writing the probability into `out_dir/probability.zarr` (uint8, 0-255) as it goes; memory
     stays at a few bands whatever the scan's size. A run that stops is resumed from the last finished band
-    (`progress.json`). Returns the run's facts (bands, cubes computed and skipped, seconds, M voxels/s)."""
+    (`progress.json`). `mirrored`: each cube seen in its 8 mirror images (`predict_cubes`). Returns the run's facts (bands,
+    cubes computed and skipped, seconds, M voxels/s)."""
     import zarr
     scan, out_dir = open_scan(scan, voxel_size), Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -229,6 +234,7 @@ def segment_scan(scan, out_dir, model, cube=64, margin=8, floor=None, voxel_size
     lo, hi = intensity_range(scan, step=max(1, int(round((scan.size / 2e6) ** (1 / 3)))))
     params = dict(shape=list(scan.shape), cube=cube, margin=margin, floor=floor, lo=lo, hi=hi,
                   weights=str(getattr(model, 'meta', {}).get('name', '')))
+    if mirrored: params['mirrored'] = True         # only when set: runs started before the option resume as they were
     prog_path, zpath = out_dir / 'progress.json', out_dir / 'probability.zarr'
     state = json.loads(prog_path.read_text()) if prog_path.exists() else None
     if state is None or state.get('params') != params or not zpath.exists():
@@ -246,7 +252,7 @@ def segment_scan(scan, out_dir, model, cube=64, margin=8, floor=None, voxel_size
         band = normalize(scan[a:c], lo, hi)
         pads = ((margin - (z0 - a), margin - (c - z1)), (margin, margin), (margin, margin))
         padded = np.pad(band, pads, mode='reflect' if min(band.shape) > margin else 'edge')
-        prob, done = predict_cubes(model, padded, (z1 - z0,) + scan.shape[1:], cube, margin, floor)
+        prob, done = predict_cubes(model, padded, (z1 - z0,) + scan.shape[1:], cube, margin, floor, mirrored)
         arr[z0:z1] = np.rint(prob * 255).astype(np.uint8)
         state.update(bands_done=b + 1, cubes=state['cubes'] + done, skipped=state['skipped'] + n_cubes_band - done,
                      seconds=state['seconds'] + time.perf_counter() - t0)

@@ -36,15 +36,15 @@ def held_out_mask(known, boxes, margin=0) -> np.ndarray:
     return keep
 
 # %% ../../nbs/42_transfer.ipynb #5f9f01d2
-def predict_planes(model, volume, planes, context=8, lo=None, hi=None, margin=8) -> dict:
-    "Probability of each plane in `planes`, each from a slab of `context` planes either side (the whole plane in one cube)."
+def predict_planes(model, volume, planes, context=8, lo=None, hi=None, margin=8, mirrored=False) -> dict:
+    "Probability of each plane in `planes`, each from a slab of `context` planes either side (the whole plane in one cube; `mirrored`: the mean over its 8 mirror images in y and x)."
     volume = np.asarray(volume)
     if lo is None or hi is None: lo, hi = intensity_range(volume)
     out = {}
     for z in planes:
         a, b = max(z - context, 0), min(z + context + 1, len(volume))
         slab = np.pad(normalize(volume[a:b], lo, hi), margin, mode='reflect')
-        prob, _ = predict_cubes(model.eval(), slab, (b - a,) + volume.shape[1:], cube=max(slab.shape), margin=margin)
+        prob, _ = predict_cubes(model.eval(), slab, (b - a,) + volume.shape[1:], cube=max(slab.shape), margin=margin, mirrored=mirrored)
         out[int(z)] = prob[z - a]
     return out
 
@@ -85,24 +85,25 @@ def trailmap_split(root) -> dict:
                 held_out=held_out_mask(test['known'], boxes), boxes=boxes)
 
 # %% ../../nbs/42_transfer.ipynb #4d659fac
-def evaluate_on_test(model, split, threshold=0.5) -> dict:
+def evaluate_on_test(model, split, threshold=0.5, mirrored=False) -> dict:
     "F1 etc. of `model` on the held-out test voxels, and on all annotated test voxels (which overlap the training crops)."
-    probs = predict_planes(model, split['image'], split['planes'])
+    probs = predict_planes(model, split['image'], split['planes'], mirrored=mirrored)
     return dict(held_out=plane_scores(probs, split['target'], split['held_out'], threshold),
                 all_annotated=plane_scores(probs, split['target'], split['known'], threshold))
 
 def transfer_run(split, n_crops, seed, init=None, epochs=6, steps=12, lr=1e-3, out=None, name=None, **kwargs) -> dict:
-    "Fine-tune `init` (a pre-trained model file) or train from scratch (None) on `n_crops` crops drawn with `seed`; scores on the test."
+    "Fine-tune `init` (a pre-trained model file) or train from scratch (None) on `n_crops` crops drawn with `seed`; scores on the test (one pass, and the mean over the mirror images)."
     rng = np.random.default_rng(seed)
     chosen = sorted(rng.choice(len(split['crops']), n_crops, replace=False).tolist())
     t0 = time.perf_counter()
     model, history = train_vessels([split['crops'][i] for i in chosen], out=out, init=init, epochs=epochs, steps=steps,
                                    lr=lr, seed=seed, meta=dict(name=name or f'trailmap-{n_crops}-crops-seed-{seed}', data='trailmap training-set',
                                    crops=chosen), **kwargs)
-    scores = evaluate_on_test(model, split)
+    scores, mirrored = evaluate_on_test(model, split), evaluate_on_test(model, split, mirrored=True)['held_out']
     return dict(init='synthetic' if init else 'none', n_crops=n_crops, seed=seed, crops=chosen,
                 f1=scores['held_out']['f1'], f1_all_annotated=scores['all_annotated']['f1'],
                 precision=scores['held_out']['precision'], recall=scores['held_out']['recall'],
+                f1_mirrored=mirrored['f1'], schedule=kwargs.get('schedule'), epochs=epochs, steps=steps, lr=lr,
                 best_epoch=model.meta['best_epoch'], seconds=round(time.perf_counter() - t0, 1))
 
 # %% ../../nbs/42_transfer.ipynb #f0e1a002
