@@ -131,8 +131,11 @@ import itertools
 def mirrored_mean(predict, x, flip_axes=(-2, -1), swap=True) -> np.ndarray:
     "Mean of `predict` (array in, array of the same shape out) over the mirror images of `x`, each answer mapped back: every subset of `flip_axes` flipped, and (`swap`) the last two axes exchanged or not."
     x = np.asarray(x)
-    axes = tuple(sorted({a % x.ndim for a in flip_axes})) if x.ndim else ()
-    if len(axes) != len(tuple(flip_axes)): raise DeepMACTError(f"flip_axes must name distinct axes of a {x.ndim}-D input, got {flip_axes!r}")
+    try: given = [int(a) if isinstance(a, (int, np.integer)) and not isinstance(a, bool) else None for a in flip_axes]
+    except TypeError: given = [None]
+    axes = tuple(sorted({a % x.ndim for a in given if a is not None and -x.ndim <= a < x.ndim}))
+    if len(axes) != len(given):
+        raise DeepMACTError(f"flip_axes must name distinct axes of a {x.ndim}-D input (ints from {-x.ndim} to {x.ndim - 1}), got {flip_axes!r}")
     if swap and x.ndim < 2: raise DeepMACTError(f"swap needs at least 2 axes, got a {x.ndim}-D input")
     total, n = None, 0
     for flips in itertools.product((False, True), repeat=len(axes)):

@@ -50,8 +50,9 @@ def normalize(volume, lo, hi) -> np.ndarray:
     """Float32 log(v / lo) / log(hi / lo), clipped below at 0: the background near 0, the brightest voxels near 1.
     Fluorescence spans decades: on a linear scale the faint axons would all sit within a few percent of the background."""
     lo = max(float(lo), 1e-3); hi = max(float(hi), lo * (1 + 1e-3))
-    v = np.maximum(np.asarray(volume, np.float32), lo)
-    return (np.log(v / lo) / np.log(hi / lo)).astype(np.float32)
+    v = np.array(volume, np.float32)                  # one copy, then in place: a band of a big scan is held once
+    np.maximum(v, lo, out=v); v /= lo; np.log(v, out=v); v /= math.log(hi / lo)
+    return v
 
 # %% ../../nbs/41_vessels.ipynb #4d9f82c9
 def vessel_loss(logits, target, known=None, fp_weight=1.0):
@@ -164,7 +165,7 @@ def train_vessels(samples, out=None, init=None, val_samples=None, config='lean3d
                   steps=20, patch=(16, 48, 48), batch_size=2, lr=1e-3, fp_weight=1.0, seed=0, progress=False, meta=None, schedule=None):
     """Train (or fine-tune, from the model file or model `init`) a 3D vessel network on `samples` with the core `fit`
     loop; the epoch with the best validation F1 (on `val_samples`, else on fixed patches of the training samples) is
-    kept; `schedule` is the core `fit`'s (None: a constant rate; 'onecycle': warm up, then anneal to the end). Saves to `out`
+    kept; `schedule` is the core `fit`'s (None: a constant rate; 'onecycle': warm up, then anneal to the end; 'plateau': halve on a plateau). Saves to `out`
     with the facts in the JSON beside. Returns (model, history)."""
     from deepmact.train import fit
     if not samples: raise DeepMACTError("training needs at least one sample")
@@ -212,7 +213,7 @@ def predict_cubes(model, padded, out_shape, cube=64, margin=8, floor=None, mirro
     return out, done
 
 def predict_probability(model, volume, lo=None, hi=None, cube=64, margin=8, floor=None, mirrored=False) -> np.ndarray:
-    "Vessel probability of a whole (small) volume: normalised by `lo`, `hi` (default its own percentiles), mirrored at the border."
+    "Vessel probability of a whole (small) volume: normalised by `lo`, `hi` (default its own percentiles), mirrored at the border (cubes of 64: small volumes; whole scans go through `segment_scan`, cubes of 128)."
     volume = np.asarray(volume)
     if volume.ndim != 3: raise DeepMACTError(f"volume must be 3D (z, y, x), got shape {volume.shape}")
     if lo is None or hi is None: lo, hi = intensity_range(volume)
@@ -238,6 +239,12 @@ def segment_scan(scan, out_dir, model, cube=128, margin=8, floor=None, voxel_siz
     prog_path, zpath = out_dir / 'progress.json', out_dir / 'probability.zarr'
     state = json.loads(prog_path.read_text()) if prog_path.exists() else None
     if state is None or state.get('params') != params or not zpath.exists():
+        if state is not None and state.get('params') != params and state.get('bands_done'):
+            import warnings
+            from deepmact.io import DeepMACTWarning
+            changed = sorted(k for k in set(params) | set(state['params']) if params.get(k) != state['params'].get(k))
+            warnings.warn(f"{out_dir}: a run with other settings ({', '.join(changed)}) stopped here after {state['bands_done']} "
+                          f"band(s); starting over", DeepMACTWarning, stacklevel=2)
         state = dict(params=params, bands_done=0, cubes=0, skipped=0, seconds=0.0)
         arr = zarr.open_array(str(zpath), mode='w', shape=scan.shape, chunks=(min(core, scan.shape[0]),) + tuple(min(128, n) for n in scan.shape[1:]), dtype='uint8')
         if scan.voxel_size: arr.attrs['voxel_size_um'] = list(scan.voxel_size)
@@ -252,8 +259,11 @@ def segment_scan(scan, out_dir, model, cube=128, margin=8, floor=None, voxel_siz
         band = normalize(scan[a:c], lo, hi)
         pads = ((margin - (z0 - a), margin - (c - z1)), (margin, margin), (margin, margin))
         padded = np.pad(band, pads, mode='reflect' if min(band.shape) > margin else 'edge')
+        del band                                  # one band's arrays at a time: the padded input, then the probability
         prob, done = predict_cubes(model, padded, (z1 - z0,) + scan.shape[1:], cube, margin, floor, mirrored)
-        arr[z0:z1] = np.rint(prob * 255).astype(np.uint8)
+        del padded
+        arr[z0:z1] = np.rint(np.multiply(prob, 255, out=prob), out=prob).astype(np.uint8)
+        del prob
         state.update(bands_done=b + 1, cubes=state['cubes'] + done, skipped=state['skipped'] + n_cubes_band - done,
                      seconds=state['seconds'] + time.perf_counter() - t0)
         with atomic_path(prog_path) as tmp: Path(tmp).write_text(json.dumps(state))
