@@ -187,7 +187,6 @@ def waist_ratio(smooth, a, b, level, reach, step=0.5, rays=8):
 def _check_flag(name, value):
     if not isinstance(value, (bool, np.bool_)): raise DeepMACTError(f"{name} must be True or False, got {value!r}")
 
-def _check_necks(necks): _check_flag('necks', necks)
 
 def _same_metastasis(smooth, p, c, rp, rc, dip, join_radii, necks):
     "Whether candidate `p` (radius `rp`) inside the region of `c` (radius `rc`) joins it: the rules of `grow_regions`."
@@ -210,7 +209,7 @@ def grow_regions(smooth, points, radii_vx, dip=0.2, members=None, join_radii=Non
         raise DeepMACTError(f"members must be an empty list (it receives the regions' points), got {members!r}")
     if not _radii_or_none(join_radii):
         raise DeepMACTError(f"join_radii must be a positive number of radii or None, got {join_radii!r}")
-    _check_necks(necks)
+    _check_flag('necks', necks)
     owner = np.zeros(smooth.shape, np.int32); nearest = np.full(smooth.shape, np.inf, np.float32)
     centres, kept = [], []
     for k, (p, r) in enumerate(zip(np.asarray(points, int), radii_vx)):
@@ -420,7 +419,7 @@ def candidate_detect(volume, weights=None, threshold=0.8, n_sd=6.0, dip=0.2, sho
     if not 0 < dip < 1: raise DeepMACTError(f"dip must be in (0, 1), got {dip!r}")
     if not _radii_or_none(join_radii):
         raise DeepMACTError(f"join_radii must be a positive number of radii or None, got {join_radii!r}")
-    _check_necks(necks); _check_flag('mirrored', mirrored)
+    _check_flag('necks', necks); _check_flag('mirrored', mirrored)
     model = _classifier(str(WEIGHTS_DIR / CANDIDATE_WEIGHTS if weights is None else weights))
     c, pts, radii, p = scored_candidates(volume, model, n_sd, shoulders, mirrored)
     if not len(pts): return []
@@ -488,7 +487,7 @@ def threshold_sweep(scans, weights=None, thresholds=(0.5, 0.7, 0.8, 0.9, 0.95), 
         joins = tuple(joins)
     neck_options = tuple(necks) if isinstance(necks, (list, tuple)) else (necks,)
     if not neck_options: raise DeepMACTError("necks must be True, False or a tuple of them, got an empty sequence")
-    for n in neck_options: _check_necks(n)
+    for n in neck_options: _check_flag('necks', n)
     mirror_options = tuple(mirrored) if isinstance(mirrored, (list, tuple)) else (mirrored,)
     if not mirror_options: raise DeepMACTError("mirrored must be True, False or a tuple of them, got an empty sequence")
     for m in mirror_options: _check_flag('mirrored', m)
